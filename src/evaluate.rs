@@ -1,0 +1,199 @@
+//! The policy decision, pure Rust with no waPC in it:
+//! `evaluate(request, &settings) -> Verdict`.
+
+use crate::mutate;
+use crate::podspec::PodSpecView;
+use crate::request::{AdmissionRequest, CheckedKind, ValidationPayload, read_at, read_pod_spec};
+use crate::settings::Settings;
+use crate::validate::{self, Scope};
+use serde_json::Value;
+use std::collections::HashSet;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Accept { warnings: Vec<String> },
+    /// Accept the request with this object in place of the request's.
+    Mutate { object: Value, warnings: Vec<String> },
+    Reject { message: String },
+}
+
+impl Verdict {
+    fn accept() -> Verdict {
+        Verdict::Accept { warnings: Vec::new() }
+    }
+
+    fn reject(message: impl Into<String>) -> Verdict {
+        Verdict::Reject {
+            message: message.into(),
+        }
+    }
+}
+
+pub const WINDOWS_WARNING: &str = "the read-only root filesystem policy did not check this Windows pod: Kubernetes does not allow securityContext.readOnlyRootFilesystem on Windows containers";
+
+/// Decodes a raw waPC `validate` payload and evaluates it. Any payload gets a
+/// verdict; one that cannot be read is rejected with the reason.
+pub fn evaluate_payload(payload: &[u8]) -> Verdict {
+    let text = match std::str::from_utf8(payload) {
+        Ok(text) => text,
+        Err(e) => return Verdict::reject(format!("the validation payload is not valid UTF-8: {e}")),
+    };
+    let payload: ValidationPayload = match serde_json::from_str(text) {
+        Ok(payload) => payload,
+        Err(_) => return Verdict::reject(payload_error(text)),
+    };
+    let settings = match payload.settings {
+        None => Settings::default(),
+        Some(raw) => match Settings::from_slice(raw.get().as_bytes()) {
+            Ok(settings) => settings,
+            Err(e) => return Verdict::reject(format!("invalid policy settings: {e}")),
+        },
+    };
+    match payload.request {
+        None => Verdict::reject("the validation payload has no request"),
+        Some(request) => evaluate(&request, &settings),
+    }
+}
+
+/// Error path only: re-reads the payload tracking where it failed.
+fn payload_error(text: &str) -> String {
+    let mut de = serde_json::Deserializer::from_str(text);
+    match serde_path_to_error::deserialize::<_, ValidationPayload>(&mut de) {
+        Ok(_) => "the validation payload could not be read".to_string(),
+        Err(e) if e.path().to_string() == "." => {
+            format!("the validation payload could not be read: {}", e.inner())
+        }
+        Err(e) => format!("the validation payload could not be read: {}: {}", e.path(), e.inner()),
+    }
+}
+
+pub fn evaluate(request: &AdmissionRequest, settings: &Settings) -> Verdict {
+    match request.operation.as_deref() {
+        Some("DELETE") | Some("CONNECT") => return Verdict::accept(),
+        Some("CREATE") | Some("UPDATE") => {}
+        Some(other) => return Verdict::reject(format!("unknown admission operation \"{other}\"")),
+        None => return Verdict::reject("the admission request has no operation"),
+    }
+    let Some(gvk) = &request.kind else {
+        return Verdict::reject("the admission request has no kind");
+    };
+    let Some(kind) = CheckedKind::from_group_kind(&gvk.group, &gvk.kind) else {
+        return Verdict::accept();
+    };
+    let Some(object) = request.object else {
+        return Verdict::reject(format!("the {} admission request has no object", kind.kind_name()));
+    };
+    let spec = match read_pod_spec(object.get(), kind) {
+        Ok(Some(spec)) => spec,
+        Ok(None) => {
+            return Verdict::reject(format!(
+                "the {} has no pod spec at {}",
+                kind.kind_name(),
+                kind.pod_spec_field()
+            ));
+        }
+        Err(e) => return Verdict::reject(format!("the {} could not be read: {e}", kind.kind_name())),
+    };
+    if spec.is_windows() {
+        return Verdict::Accept {
+            warnings: vec![WINDOWS_WARNING.to_string()],
+        };
+    }
+    let is_update = request.operation.as_deref() == Some("UPDATE");
+    if !is_update {
+        return check(request, kind, &spec, settings, Scope::AllContainers, Mutation::Full);
+    }
+    match (kind, request.old_object) {
+        (CheckedKind::Pod, old) => {
+            let old_spec = match old.map(|o| read_pod_spec(o.get(), kind)) {
+                Some(Ok(old_spec)) => old_spec,
+                Some(Err(e)) => return Verdict::reject(format!("the old Pod could not be read: {e}")),
+                None => None,
+            };
+            let old_names: HashSet<&str> = old_spec
+                .as_ref()
+                .map(|s| s.container_names().collect())
+                .unwrap_or_default();
+            // Only new debug containers can appear on a Pod update, and only
+            // through this subresource may the policy edit them.
+            let mutation = if request.sub_resource.as_deref() == Some("ephemeralcontainers") {
+                Mutation::RootFilesystemOnly
+            } else {
+                Mutation::None
+            };
+            check(request, kind, &spec, settings, Scope::NewContainers { old_names }, mutation)
+        }
+        (_, Some(old)) => match template_unchanged(object.get(), old.get(), kind) {
+            Ok(true) => Verdict::accept(),
+            Ok(false) => check(request, kind, &spec, settings, Scope::AllContainers, Mutation::Full),
+            Err(e) => Verdict::reject(e),
+        },
+        // No old object to compare with: check as on CREATE (fail closed).
+        (_, None) => check(request, kind, &spec, settings, Scope::AllContainers, Mutation::Full),
+    }
+}
+
+/// What mutation may do for this request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mutation {
+    None,
+    /// Set readOnlyRootFilesystem only: the pod's volumes cannot change.
+    RootFilesystemOnly,
+    Full,
+}
+
+fn check(
+    request: &AdmissionRequest,
+    kind: CheckedKind,
+    spec: &PodSpecView,
+    settings: &Settings,
+    scope: Scope,
+    mutation: Mutation,
+) -> Verdict {
+    let findings = validate::inspect(spec, settings, &scope);
+    if findings.iter().all(validate::Finding::is_compliant) {
+        return Verdict::accept();
+    }
+    if !settings.mutate || mutation == Mutation::None {
+        let violations = validate::violations(&findings);
+        return reject_violations(kind, &violations);
+    }
+    let plan = mutate::plan(&findings, spec, mutation == Mutation::Full);
+    if !plan.unfixable.is_empty() {
+        return reject_violations(kind, &plan.unfixable);
+    }
+    let Some(raw) = request.object else {
+        return Verdict::reject("the admission request has no object");
+    };
+    let mut object: Value = match serde_json::from_str(raw.get()) {
+        Ok(object) => object,
+        Err(e) => return Verdict::reject(format!("the {} could not be read: {e}", kind.kind_name())),
+    };
+    match mutate::apply(&mut object, kind.pod_spec_path(), &plan.fixes, &settings.writable_volume) {
+        Ok(()) => Verdict::Mutate {
+            object,
+            warnings: Vec::new(),
+        },
+        Err(e) => Verdict::reject(e),
+    }
+}
+
+fn reject_violations(kind: CheckedKind, violations: &[validate::Violation]) -> Verdict {
+    Verdict::reject(validate::rejection_message(
+        kind.kind_name(),
+        kind.pod_spec_field(),
+        violations,
+    ))
+}
+
+/// Whether a workload UPDATE leaves the pod template as it was.
+fn template_unchanged(new: &str, old: &str, kind: CheckedKind) -> Result<bool, String> {
+    let Some(path) = kind.pod_template_path() else {
+        return Ok(false);
+    };
+    let new_template = read_at::<Value>(new, path)
+        .map_err(|e| format!("the {} could not be read: {e}", kind.kind_name()))?;
+    let old_template = read_at::<Value>(old, path)
+        .map_err(|e| format!("the old {} could not be read: {e}", kind.kind_name()))?;
+    Ok(new_template == old_template)
+}

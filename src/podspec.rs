@@ -1,0 +1,232 @@
+//! Targeted, borrowing views of the parts of a pod spec the policy reads.
+//! Every other field is skipped unread, which is both faster than a typed
+//! whole-object parse and immune to fields the policy does not know.
+//! The same views deserialize from request bytes (validate path) and from a
+//! `serde_json::Value` (mutation path).
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
+use std::borrow::Cow;
+use std::fmt;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSpecView<'a> {
+    #[serde(borrow)]
+    pub init_containers: Option<Vec<ContainerView<'a>>>,
+    #[serde(borrow)]
+    pub containers: Option<Vec<ContainerView<'a>>>,
+    #[serde(borrow)]
+    pub ephemeral_containers: Option<Vec<ContainerView<'a>>>,
+    #[serde(borrow)]
+    pub volumes: Option<Vec<VolumeView<'a>>>,
+    #[serde(borrow)]
+    pub os: Option<PodOsView<'a>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PodOsView<'a> {
+    #[serde(borrow)]
+    pub name: Option<Cow<'a, str>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerView<'a> {
+    #[serde(borrow, default)]
+    pub name: Cow<'a, str>,
+    #[serde(borrow)]
+    pub image: Option<Cow<'a, str>>,
+    pub security_context: Option<SecurityContextView>,
+    #[serde(borrow)]
+    pub volume_mounts: Option<Vec<VolumeMountView<'a>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityContextView {
+    pub read_only_root_filesystem: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VolumeMountView<'a> {
+    #[serde(borrow, default)]
+    pub name: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub mount_path: Cow<'a, str>,
+    pub read_only: Option<bool>,
+}
+
+/// The list a container comes from, in pod spec order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainerList {
+    InitContainers,
+    Containers,
+    EphemeralContainers,
+}
+
+impl ContainerList {
+    pub const ALL: [ContainerList; 3] = [
+        ContainerList::InitContainers,
+        ContainerList::Containers,
+        ContainerList::EphemeralContainers,
+    ];
+
+    /// The JSON field name of the list.
+    pub fn field(self) -> &'static str {
+        match self {
+            ContainerList::InitContainers => "initContainers",
+            ContainerList::Containers => "containers",
+            ContainerList::EphemeralContainers => "ephemeralContainers",
+        }
+    }
+
+    /// How a person calls a container of this list.
+    pub fn noun(self) -> &'static str {
+        match self {
+            ContainerList::InitContainers => "init container",
+            ContainerList::Containers => "container",
+            ContainerList::EphemeralContainers => "ephemeral container",
+        }
+    }
+}
+
+impl<'a> PodSpecView<'a> {
+    pub fn list(&self, list: ContainerList) -> &[ContainerView<'a>] {
+        let containers = match list {
+            ContainerList::InitContainers => &self.init_containers,
+            ContainerList::Containers => &self.containers,
+            ContainerList::EphemeralContainers => &self.ephemeral_containers,
+        };
+        containers.as_deref().unwrap_or_default()
+    }
+
+    pub fn volumes(&self) -> &[VolumeView<'a>] {
+        self.volumes.as_deref().unwrap_or_default()
+    }
+
+    pub fn is_windows(&self) -> bool {
+        self.os
+            .as_ref()
+            .and_then(|os| os.name.as_deref())
+            .is_some_and(|name| name == "windows")
+    }
+
+    pub fn volume(&self, name: &str) -> Option<&VolumeView<'a>> {
+        self.volumes().iter().find(|v| v.name == name)
+    }
+
+    /// Names of every container in every list.
+    pub fn container_names(&self) -> impl Iterator<Item = &str> {
+        ContainerList::ALL
+            .into_iter()
+            .flat_map(|list| self.list(list).iter().map(|c| c.name.as_ref()))
+    }
+}
+
+/// Whether data written through a volume lands somewhere writable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VolumeWritability {
+    Writable,
+    /// configMap, secret, downwardAPI, projected, image: always read-only.
+    ReadOnlyType(String),
+    /// A storage volume whose source says `readOnly: true`.
+    ReadOnlySource(String),
+}
+
+/// A pod volume: its name and whether it can be written. Read with a
+/// hand-written visitor because the volume type is the name of whichever
+/// source key is present.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeView<'a> {
+    pub name: Cow<'a, str>,
+    pub writability: VolumeWritability,
+}
+
+/// Volume sources Kubernetes always mounts read-only.
+const READ_ONLY_VOLUME_TYPES: [&str; 5] = ["configMap", "secret", "downwardAPI", "projected", "image"];
+
+/// The one field of a storage volume source the policy reads.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct VolumeSourceView {
+    read_only: Option<bool>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for VolumeView<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(VolumeVisitor(std::marker::PhantomData))
+    }
+}
+
+struct VolumeVisitor<'a>(std::marker::PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for VolumeVisitor<'a> {
+    type Value = VolumeView<'a>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a volume object")
+    }
+
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+        let mut name: Option<Cow<'a, str>> = None;
+        // A volume without any source is defaulted to emptyDir by the API
+        // server, so "nothing seen yet" starts as writable.
+        let mut writability = VolumeWritability::Writable;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if key == "name" {
+                name = Some(map.next_value::<Cow<'a, str>>()?);
+            } else if READ_ONLY_VOLUME_TYPES.contains(&key.as_ref()) {
+                map.next_value::<IgnoredAny>()?;
+                writability = VolumeWritability::ReadOnlyType(key.into_owned());
+            } else {
+                let source = map.next_value::<Option<VolumeSourceView>>().map_err(|e| {
+                    de::Error::custom(format_args!("volume source {key}: {e}"))
+                })?;
+                let read_only = source.and_then(|s| s.read_only) == Some(true);
+                if read_only && writability == VolumeWritability::Writable {
+                    writability = VolumeWritability::ReadOnlySource(key.into_owned());
+                }
+            }
+        }
+        Ok(VolumeView {
+            name: name.unwrap_or_default(),
+            writability,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn volume(v: serde_json::Value) -> VolumeWritability {
+        VolumeView::deserialize(&v).unwrap().writability
+    }
+
+    #[test]
+    fn volume_types() {
+        assert_eq!(volume(json!({"name": "a", "emptyDir": {}})), VolumeWritability::Writable);
+        assert_eq!(volume(json!({"name": "a"})), VolumeWritability::Writable);
+        assert_eq!(volume(json!({"name": "a", "hostPath": {"path": "/x"}})), VolumeWritability::Writable);
+        assert_eq!(
+            volume(json!({"name": "a", "persistentVolumeClaim": {"claimName": "c", "readOnly": true}})),
+            VolumeWritability::ReadOnlySource("persistentVolumeClaim".into())
+        );
+        assert_eq!(volume(json!({"name": "a", "nfs": {"server": "s", "path": "/", "readOnly": false}})), VolumeWritability::Writable);
+        for t in READ_ONLY_VOLUME_TYPES {
+            assert_eq!(volume(json!({"name": "a", t: {}})), VolumeWritability::ReadOnlyType(t.into()));
+        }
+    }
+
+    #[test]
+    fn spec_from_str_skips_unknown_fields() {
+        let text = r#"{"containers":[{"name":"a","image":"i","future":{"x":[1,2]},"securityContext":{"readOnlyRootFilesystem":true,"other":1}}],"somethingNew":null,"os":{"name":"linux"}}"#;
+        let spec: PodSpecView = serde_json::from_str(text).unwrap();
+        assert_eq!(spec.list(ContainerList::Containers).len(), 1);
+        assert!(!spec.is_windows());
+        assert_eq!(spec.container_names().collect::<Vec<_>>(), vec!["a"]);
+    }
+}

@@ -1,0 +1,513 @@
+//! Policy settings: parsed by hand from JSON so that every error names the
+//! offending key or value, and unknown keys are rejected (a typo must never
+//! silently switch a feature off).
+
+use serde_json::{Map, Value};
+
+/// The keys `validate_settings` accepts, in documentation order.
+pub const SETTING_KEYS: [&str; 5] = [
+    "requiredWritablePaths",
+    "exemptContainers",
+    "exemptEphemeralContainers",
+    "mutate",
+    "writableVolume",
+];
+
+const WRITABLE_VOLUME_KEYS: [&str; 2] = ["medium", "sizeLimit"];
+const EXEMPTION_KEYS: [&str; 2] = ["name", "image"];
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// Absolute, normalised (no trailing slash) paths every checked regular
+    /// and init container must be able to write to.
+    pub required_writable_paths: Vec<String>,
+    pub exempt_containers: Vec<Exemption>,
+    pub exempt_ephemeral_containers: bool,
+    pub mutate: bool,
+    pub writable_volume: WritableVolume,
+}
+
+/// A container the policy leaves alone. When both `name` and `image` are
+/// set, both must match: that is what stops a pod from exempting itself by
+/// naming a container like a trusted sidecar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exemption {
+    pub name: Option<String>,
+    pub image: Option<ImagePattern>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImagePattern {
+    Exact(String),
+    /// From a pattern ending in `*`; `"*"` alone is the empty prefix.
+    Prefix(String),
+}
+
+/// Shape of the `emptyDir` that mutation injects.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WritableVolume {
+    /// `""` (node disk) or `"Memory"` (tmpfs).
+    pub medium: String,
+    pub size_limit: Option<String>,
+}
+
+impl Exemption {
+    pub fn matches(&self, container_name: &str, container_image: Option<&str>) -> bool {
+        let name_matches = self.name.as_deref().is_none_or(|n| n == container_name);
+        let image_matches = match &self.image {
+            None => true,
+            Some(pattern) => container_image.is_some_and(|image| pattern.matches(image)),
+        };
+        name_matches && image_matches
+    }
+}
+
+impl ImagePattern {
+    pub fn matches(&self, image: &str) -> bool {
+        match self {
+            ImagePattern::Exact(exact) => image == exact,
+            ImagePattern::Prefix(prefix) => image.starts_with(prefix.as_str()),
+        }
+    }
+}
+
+impl Settings {
+    pub fn is_exempt(&self, container_name: &str, container_image: Option<&str>) -> bool {
+        self.exempt_containers
+            .iter()
+            .any(|e| e.matches(container_name, container_image))
+    }
+
+    /// Parses and validates settings. `null` means "no settings".
+    pub fn from_json(value: &Value) -> Result<Settings, String> {
+        let map = match value {
+            Value::Null => return Ok(Settings::default()),
+            Value::Object(map) => map,
+            other => {
+                return Err(format!(
+                    "settings must be an object, got {}",
+                    describe(other)
+                ));
+            }
+        };
+        reject_unknown_keys(map, &SETTING_KEYS, "")?;
+        let mut settings = Settings::default();
+        if let Some(v) = present(map, "requiredWritablePaths") {
+            settings.required_writable_paths = parse_paths(v)?;
+        }
+        if let Some(v) = present(map, "exemptContainers") {
+            settings.exempt_containers = parse_exemptions(v)?;
+        }
+        if let Some(v) = present(map, "exemptEphemeralContainers") {
+            settings.exempt_ephemeral_containers = parse_bool(v, "exemptEphemeralContainers")?;
+        }
+        if let Some(v) = present(map, "mutate") {
+            settings.mutate = parse_bool(v, "mutate")?;
+        }
+        if let Some(v) = present(map, "writableVolume") {
+            settings.writable_volume = parse_writable_volume(v)?;
+        }
+        Ok(settings)
+    }
+
+    pub fn from_slice(bytes: &[u8]) -> Result<Settings, String> {
+        let value: Value = serde_json::from_slice(bytes)
+            .map_err(|e| format!("settings are not valid JSON: {e}"))?;
+        Settings::from_json(&value)
+    }
+}
+
+/// A key whose value is `null` counts as absent, as in Kubernetes manifests.
+fn present<'v>(map: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
+    map.get(key).filter(|v| !v.is_null())
+}
+
+fn reject_unknown_keys(
+    map: &Map<String, Value>,
+    allowed: &[&str],
+    prefix: &str,
+) -> Result<(), String> {
+    match map.keys().find(|k| !allowed.contains(&k.as_str())) {
+        None => Ok(()),
+        Some(key) => Err(format!(
+            "unknown setting \"{prefix}{key}\"; valid {} are: {}",
+            if prefix.is_empty() { "settings" } else { "keys here" },
+            allowed.join(", ")
+        )),
+    }
+}
+
+fn describe(value: &Value) -> String {
+    match value {
+        Value::Null => "null".to_string(),
+        Value::Bool(b) => format!("the boolean {b}"),
+        Value::Number(n) => format!("the number {n}"),
+        Value::String(s) => format!("the string {}", quote(s)),
+        Value::Array(_) => "a list".to_string(),
+        Value::Object(_) => "an object".to_string(),
+    }
+}
+
+/// JSON-quotes a user-provided value so that empty strings and spaces show.
+fn quote(s: &str) -> String {
+    Value::String(s.to_string()).to_string()
+}
+
+fn parse_bool(value: &Value, key: &str) -> Result<bool, String> {
+    value
+        .as_bool()
+        .ok_or_else(|| format!("{key} must be true or false, got {}", describe(value)))
+}
+
+fn parse_paths(value: &Value) -> Result<Vec<String>, String> {
+    let items = value.as_array().ok_or_else(|| {
+        format!(
+            "requiredWritablePaths must be a list of absolute paths, got {}",
+            describe(value)
+        )
+    })?;
+    let mut paths: Vec<String> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let key = format!("requiredWritablePaths[{i}]");
+        let raw = item
+            .as_str()
+            .ok_or_else(|| format!("{key} must be a string, got {}", describe(item)))?;
+        let path = normalize_required_path(raw).map_err(|why| format!("{key}: {why}"))?;
+        if let Some(first) = paths.iter().position(|p| *p == path) {
+            return Err(format!(
+                "{key}: {} duplicates requiredWritablePaths[{first}] ({})",
+                quote(raw),
+                quote(&path)
+            ));
+        }
+        paths.push(path);
+    }
+    Ok(paths)
+}
+
+/// Validates a required writable path and removes trailing slashes.
+fn normalize_required_path(raw: &str) -> Result<String, String> {
+    if !raw.starts_with('/') {
+        return Err(format!("{} is not an absolute path", quote(raw)));
+    }
+    let trimmed = raw.trim_end_matches('/');
+    if trimmed.is_empty() {
+        return Err(format!(
+            "{} is the root directory; a writable volume at / would make the whole filesystem writable",
+            quote(raw)
+        ));
+    }
+    for segment in trimmed[1..].split('/') {
+        match segment {
+            "" => return Err(format!("{} contains an empty path segment", quote(raw))),
+            "." | ".." => {
+                return Err(format!(
+                    "{} contains a \"{segment}\" segment; write the path without . or ..",
+                    quote(raw)
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(trimmed.to_string())
+}
+
+fn parse_exemptions(value: &Value) -> Result<Vec<Exemption>, String> {
+    let items = value.as_array().ok_or_else(|| {
+        format!(
+            "exemptContainers must be a list of container names or {{name, image}} objects, got {}",
+            describe(value)
+        )
+    })?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| parse_exemption(item, &format!("exemptContainers[{i}]")))
+        .collect()
+}
+
+fn parse_exemption(item: &Value, key: &str) -> Result<Exemption, String> {
+    match item {
+        Value::String(name) => Ok(Exemption {
+            name: Some(parse_name(name, key)?),
+            image: None,
+        }),
+        Value::Object(map) => {
+            reject_unknown_keys(map, &EXEMPTION_KEYS, &format!("{key}."))?;
+            let name = match present(map, "name") {
+                None => None,
+                Some(v) => Some(parse_name(string_at(v, &format!("{key}.name"))?, key)?),
+            };
+            let image = match present(map, "image") {
+                None => None,
+                Some(v) => Some(parse_image_pattern(
+                    string_at(v, &format!("{key}.image"))?,
+                    &format!("{key}.image"),
+                )?),
+            };
+            if name.is_none() && image.is_none() {
+                return Err(format!(
+                    "{key} is empty: give a container name, an image, or both"
+                ));
+            }
+            Ok(Exemption { name, image })
+        }
+        other => Err(format!(
+            "{key} must be a container name or an object with name and/or image, got {}",
+            describe(other)
+        )),
+    }
+}
+
+fn string_at<'v>(value: &'v Value, key: &str) -> Result<&'v str, String> {
+    value
+        .as_str()
+        .ok_or_else(|| format!("{key} must be a string, got {}", describe(value)))
+}
+
+fn parse_name(name: &str, key: &str) -> Result<String, String> {
+    if name.is_empty() {
+        return Err(format!("{key}: the container name is empty"));
+    }
+    if name.contains('*') {
+        return Err(format!(
+            "{key}: container name {} contains \"*\"; names match exactly, only images take a trailing *",
+            quote(name)
+        ));
+    }
+    Ok(name.to_string())
+}
+
+fn parse_image_pattern(image: &str, key: &str) -> Result<ImagePattern, String> {
+    if image.is_empty() {
+        return Err(format!("{key}: the image is empty"));
+    }
+    let (body, is_prefix) = match image.strip_suffix('*') {
+        Some(body) => (body, true),
+        None => (image, false),
+    };
+    if body.contains('*') {
+        return Err(format!(
+            "{key}: {} has a \"*\" that is not at the end; only a trailing * (prefix match) or \"*\" alone is allowed",
+            quote(image)
+        ));
+    }
+    Ok(if is_prefix {
+        ImagePattern::Prefix(body.to_string())
+    } else {
+        ImagePattern::Exact(body.to_string())
+    })
+}
+
+fn parse_writable_volume(value: &Value) -> Result<WritableVolume, String> {
+    let map = value.as_object().ok_or_else(|| {
+        format!(
+            "writableVolume must be an object with medium and/or sizeLimit, got {}",
+            describe(value)
+        )
+    })?;
+    reject_unknown_keys(map, &WRITABLE_VOLUME_KEYS, "writableVolume.")?;
+    let mut volume = WritableVolume::default();
+    if let Some(v) = present(map, "medium") {
+        let medium = string_at(v, "writableVolume.medium")?;
+        if medium != "" && medium != "Memory" {
+            return Err(format!(
+                "writableVolume.medium: {} is not supported; use \"\" (node disk) or \"Memory\" (tmpfs)",
+                quote(medium)
+            ));
+        }
+        volume.medium = medium.to_string();
+    }
+    if let Some(v) = present(map, "sizeLimit") {
+        let limit = match v {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            other => {
+                return Err(format!(
+                    "writableVolume.sizeLimit must be a Kubernetes quantity such as \"64Mi\", got {}",
+                    describe(other)
+                ));
+            }
+        };
+        check_size_limit(&limit)?;
+        volume.size_limit = Some(limit);
+    }
+    Ok(volume)
+}
+
+fn check_size_limit(limit: &str) -> Result<(), String> {
+    if !is_quantity(limit) {
+        return Err(format!(
+            "writableVolume.sizeLimit: {} is not a Kubernetes quantity (examples: \"64Mi\", \"1Gi\", \"500M\")",
+            quote(limit)
+        ));
+    }
+    // A zero-sized emptyDir evicts the pod on its first write: refuse it.
+    let mantissa_is_zero = !limit
+        .bytes()
+        .take_while(|b| b.is_ascii_digit() || *b == b'.' || *b == b'+')
+        .any(|b| (b'1'..=b'9').contains(&b));
+    if limit.starts_with('-') || mantissa_is_zero {
+        return Err(format!(
+            "writableVolume.sizeLimit: {} must be greater than zero",
+            quote(limit)
+        ));
+    }
+    Ok(())
+}
+
+/// Kubernetes quantity syntax (k8s.io/apimachinery resource.Quantity):
+/// `<sign><digits>[.<digits>]<suffix>` where suffix is a binary SI suffix
+/// (Ki..Ei), a decimal SI suffix (n u m "" k M G T P E) or a decimal exponent
+/// (e/E followed by a signed integer).
+pub fn is_quantity(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    if i < bytes.len() && (bytes[i] == b'+' || bytes[i] == b'-') {
+        i += 1;
+    }
+    let int_start = i;
+    while i < bytes.len() && bytes[i].is_ascii_digit() {
+        i += 1;
+    }
+    let int_digits = i - int_start;
+    let mut frac_digits = 0;
+    if i < bytes.len() && bytes[i] == b'.' {
+        i += 1;
+        let frac_start = i;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        frac_digits = i - frac_start;
+    }
+    if int_digits + frac_digits == 0 {
+        return false;
+    }
+    let suffix = &s[i..];
+    match suffix {
+        "" | "n" | "u" | "m" | "k" | "M" | "G" | "T" | "P" | "E" => true,
+        "Ki" | "Mi" | "Gi" | "Ti" | "Pi" | "Ei" => true,
+        _ => is_decimal_exponent(suffix),
+    }
+}
+
+fn is_decimal_exponent(suffix: &str) -> bool {
+    let Some(rest) = suffix
+        .strip_prefix('e')
+        .or_else(|| suffix.strip_prefix('E'))
+    else {
+        return false;
+    };
+    let digits = rest
+        .strip_prefix('+')
+        .or_else(|| rest.strip_prefix('-'))
+        .unwrap_or(rest);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn err(v: Value) -> String {
+        Settings::from_json(&v).expect_err("settings should be rejected")
+    }
+
+    #[test]
+    fn empty_and_null_settings_are_defaults() {
+        assert_eq!(Settings::from_json(&json!({})).unwrap(), Settings::default());
+        assert_eq!(Settings::from_json(&Value::Null).unwrap(), Settings::default());
+    }
+
+    #[test]
+    fn full_settings_parse() {
+        let s = Settings::from_json(&json!({
+            "requiredWritablePaths": ["/tmp/", "/var/cache/nginx"],
+            "exemptContainers": ["debugger", {"name": "istio-proxy", "image": "docker.io/istio/proxyv2:*"}, {"image": "*"}],
+            "exemptEphemeralContainers": true,
+            "mutate": true,
+            "writableVolume": {"medium": "Memory", "sizeLimit": "64Mi"}
+        }))
+        .unwrap();
+        assert_eq!(s.required_writable_paths, vec!["/tmp", "/var/cache/nginx"]);
+        assert_eq!(
+            s.exempt_containers[1],
+            Exemption {
+                name: Some("istio-proxy".into()),
+                image: Some(ImagePattern::Prefix("docker.io/istio/proxyv2:".into()))
+            }
+        );
+        assert_eq!(s.exempt_containers[2].image, Some(ImagePattern::Prefix(String::new())));
+        assert!(s.exempt_ephemeral_containers && s.mutate);
+        assert_eq!(s.writable_volume.size_limit.as_deref(), Some("64Mi"));
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        assert!(err(json!({"requiredWriteablePaths": ["/tmp"]})).contains("\"requiredWriteablePaths\""));
+        assert!(err(json!({"writableVolume": {"size": "1Gi"}})).contains("\"writableVolume.size\""));
+        assert!(err(json!({"exemptContainers": [{"nmae": "x"}]})).contains("\"exemptContainers[0].nmae\""));
+    }
+
+    #[test]
+    fn bad_paths_are_named() {
+        assert!(err(json!({"requiredWritablePaths": ["tmp"]})).contains("requiredWritablePaths[0]: \"tmp\" is not an absolute path"));
+        assert!(err(json!({"requiredWritablePaths": ["/"]})).contains("root directory"));
+        assert!(err(json!({"requiredWritablePaths": ["/a/../b"]})).contains("\"..\" segment"));
+        assert!(err(json!({"requiredWritablePaths": ["/a/./b"]})).contains("\".\" segment"));
+        assert!(err(json!({"requiredWritablePaths": ["/a//b"]})).contains("empty path segment"));
+        assert!(err(json!({"requiredWritablePaths": [""]})).contains("\"\" is not an absolute path"));
+        let dup = err(json!({"requiredWritablePaths": ["/tmp", "/var", "/tmp/"]}));
+        assert!(dup.contains("requiredWritablePaths[2]: \"/tmp/\" duplicates requiredWritablePaths[0]"), "{dup}");
+        assert!(err(json!({"requiredWritablePaths": "/tmp"})).contains("must be a list"));
+        assert!(err(json!({"requiredWritablePaths": [5]})).contains("requiredWritablePaths[0] must be a string"));
+    }
+
+    #[test]
+    fn bad_exemptions_are_named() {
+        assert!(err(json!({"exemptContainers": [{}]})).contains("exemptContainers[0] is empty"));
+        assert!(err(json!({"exemptContainers": [""]})).contains("exemptContainers[0]: the container name is empty"));
+        assert!(err(json!({"exemptContainers": [{"name": "a", "image": ""}]})).contains("exemptContainers[0].image: the image is empty"));
+        assert!(err(json!({"exemptContainers": [{"image": "reg/*/x"}]})).contains("\"reg/*/x\" has a \"*\" that is not at the end"));
+        assert!(err(json!({"exemptContainers": [{"image": "**"}]})).contains("not at the end"));
+        assert!(err(json!({"exemptContainers": ["a*"]})).contains("contains \"*\""));
+        assert!(err(json!({"exemptContainers": [7]})).contains("exemptContainers[0] must be"));
+    }
+
+    #[test]
+    fn bad_scalars_and_volume_are_named() {
+        assert!(err(json!({"mutate": "yes"})).contains("mutate must be true or false, got the string \"yes\""));
+        assert!(err(json!({"exemptEphemeralContainers": 1})).contains("exemptEphemeralContainers must be true or false"));
+        assert!(err(json!({"writableVolume": {"medium": "HugePages"}})).contains("\"HugePages\" is not supported"));
+        assert!(err(json!({"writableVolume": {"sizeLimit": "64MB"}})).contains("\"64MB\" is not a Kubernetes quantity"));
+        assert!(err(json!({"writableVolume": {"sizeLimit": "-1Gi"}})).contains("greater than zero"));
+        assert!(err(json!({"writableVolume": {"sizeLimit": "0"}})).contains("greater than zero"));
+        assert!(err(json!([])).contains("settings must be an object"));
+    }
+
+    #[test]
+    fn quantities() {
+        for q in ["64Mi", "1Gi", "500M", "1", "1.5Gi", ".5Gi", "1e3", "1E+3", "100m", "+1k"] {
+            assert!(is_quantity(q), "{q}");
+        }
+        for q in ["", "Mi", "64MB", "1.2.3", "1e", "1e+", "64 Mi", "0x10", "1Ki2"] {
+            assert!(!is_quantity(q), "{q}");
+        }
+    }
+
+    #[test]
+    fn exemption_matching() {
+        let both = Exemption {
+            name: Some("istio-proxy".into()),
+            image: Some(ImagePattern::Prefix("docker.io/istio/proxyv2:".into())),
+        };
+        assert!(both.matches("istio-proxy", Some("docker.io/istio/proxyv2:1.22")));
+        assert!(!both.matches("istio-proxy", Some("evil.example/istio/proxyv2:1.22")));
+        assert!(!both.matches("istio-proxy", None));
+        assert!(!both.matches("app", Some("docker.io/istio/proxyv2:1.22")));
+        let exact = Exemption { name: None, image: Some(ImagePattern::Exact("busybox:1.36".into())) };
+        assert!(exact.matches("x", Some("busybox:1.36")));
+        assert!(!exact.matches("x", Some("busybox:1.36.1")));
+    }
+}
