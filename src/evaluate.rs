@@ -11,15 +11,24 @@ use std::collections::HashSet;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
-    Accept { warnings: Vec<String> },
+    Accept {
+        warnings: Vec<String>,
+    },
     /// Accept the request with this object in place of the request's.
-    Mutate { object: Value, warnings: Vec<String> },
-    Reject { message: String },
+    Mutate {
+        object: Value,
+        warnings: Vec<String>,
+    },
+    Reject {
+        message: String,
+    },
 }
 
 impl Verdict {
     fn accept() -> Verdict {
-        Verdict::Accept { warnings: Vec::new() }
+        Verdict::Accept {
+            warnings: Vec::new(),
+        }
     }
 
     fn reject(message: impl Into<String>) -> Verdict {
@@ -36,7 +45,9 @@ pub const WINDOWS_WARNING: &str = "the read-only root filesystem policy did not 
 pub fn evaluate_payload(payload: &[u8]) -> Verdict {
     let text = match std::str::from_utf8(payload) {
         Ok(text) => text,
-        Err(e) => return Verdict::reject(format!("the validation payload is not valid UTF-8: {e}")),
+        Err(e) => {
+            return Verdict::reject(format!("the validation payload is not valid UTF-8: {e}"));
+        }
     };
     let payload: ValidationPayload = match serde_json::from_str(text) {
         Ok(payload) => payload,
@@ -63,7 +74,11 @@ fn payload_error(text: &str) -> String {
         Err(e) if e.path().to_string() == "." => {
             format!("the validation payload could not be read: {}", e.inner())
         }
-        Err(e) => format!("the validation payload could not be read: {}: {}", e.path(), e.inner()),
+        Err(e) => format!(
+            "the validation payload could not be read: {}: {}",
+            e.path(),
+            e.inner()
+        ),
     }
 }
 
@@ -81,7 +96,10 @@ pub fn evaluate(request: &AdmissionRequest, settings: &Settings) -> Verdict {
         return Verdict::accept();
     };
     let Some(object) = request.object else {
-        return Verdict::reject(format!("the {} admission request has no object", kind.kind_name()));
+        return Verdict::reject(format!(
+            "the {} admission request has no object",
+            kind.kind_name()
+        ));
     };
     let spec = match read_pod_spec(object.get(), kind) {
         Ok(Some(spec)) => spec,
@@ -92,7 +110,9 @@ pub fn evaluate(request: &AdmissionRequest, settings: &Settings) -> Verdict {
                 kind.pod_spec_field()
             ));
         }
-        Err(e) => return Verdict::reject(format!("the {} could not be read: {e}", kind.kind_name())),
+        Err(e) => {
+            return Verdict::reject(format!("the {} could not be read: {e}", kind.kind_name()));
+        }
     };
     if spec.is_windows() {
         return Verdict::Accept {
@@ -101,13 +121,22 @@ pub fn evaluate(request: &AdmissionRequest, settings: &Settings) -> Verdict {
     }
     let is_update = request.operation.as_deref() == Some("UPDATE");
     if !is_update {
-        return check(request, kind, &spec, settings, Scope::AllContainers, Mutation::Full);
+        return check(
+            request,
+            kind,
+            &spec,
+            settings,
+            Scope::AllContainers,
+            Mutation::Full,
+        );
     }
     match (kind, request.old_object) {
         (CheckedKind::Pod, old) => {
             let old_spec = match old.map(|o| read_pod_spec(o.get(), kind)) {
                 Some(Ok(old_spec)) => old_spec,
-                Some(Err(e)) => return Verdict::reject(format!("the old Pod could not be read: {e}")),
+                Some(Err(e)) => {
+                    return Verdict::reject(format!("the old Pod could not be read: {e}"));
+                }
                 None => None,
             };
             let old_names: HashSet<&str> = old_spec
@@ -121,15 +150,36 @@ pub fn evaluate(request: &AdmissionRequest, settings: &Settings) -> Verdict {
             } else {
                 Mutation::None
             };
-            check(request, kind, &spec, settings, Scope::NewContainers { old_names }, mutation)
+            check(
+                request,
+                kind,
+                &spec,
+                settings,
+                Scope::NewContainers { old_names },
+                mutation,
+            )
         }
         (_, Some(old)) => match template_unchanged(object.get(), old.get(), kind) {
             Ok(true) => Verdict::accept(),
-            Ok(false) => check(request, kind, &spec, settings, Scope::AllContainers, Mutation::Full),
+            Ok(false) => check(
+                request,
+                kind,
+                &spec,
+                settings,
+                Scope::AllContainers,
+                Mutation::Full,
+            ),
             Err(e) => Verdict::reject(e),
         },
         // No old object to compare with: check as on CREATE (fail closed).
-        (_, None) => check(request, kind, &spec, settings, Scope::AllContainers, Mutation::Full),
+        (_, None) => check(
+            request,
+            kind,
+            &spec,
+            settings,
+            Scope::AllContainers,
+            Mutation::Full,
+        ),
     }
 }
 
@@ -167,9 +217,16 @@ fn check(
     };
     let mut object: Value = match serde_json::from_str(raw.get()) {
         Ok(object) => object,
-        Err(e) => return Verdict::reject(format!("the {} could not be read: {e}", kind.kind_name())),
+        Err(e) => {
+            return Verdict::reject(format!("the {} could not be read: {e}", kind.kind_name()));
+        }
     };
-    match mutate::apply(&mut object, kind.pod_spec_path(), &plan.fixes, &settings.writable_volume) {
+    match mutate::apply(
+        &mut object,
+        kind.pod_spec_path(),
+        &plan.fixes,
+        &settings.writable_volume,
+    ) {
         Ok(()) => Verdict::Mutate {
             object,
             warnings: Vec::new(),

@@ -29,11 +29,7 @@ pub struct MutationPlan {
 
 /// Decides the edits for `findings`. `may_add_volumes` is false where the
 /// pod's volumes cannot change (the ephemeralcontainers subresource).
-pub fn plan(
-    findings: &[Finding],
-    spec: &PodSpecView,
-    may_add_volumes: bool,
-) -> MutationPlan {
+pub fn plan(findings: &[Finding], spec: &PodSpecView, may_add_volumes: bool) -> MutationPlan {
     let mut plan = MutationPlan::default();
     let mut taken: HashSet<String> = spec.volumes().iter().map(|v| v.name.to_string()).collect();
     for finding in findings {
@@ -54,8 +50,10 @@ pub fn plan(
         for problem in &finding.path_problems {
             // A mount the user placed is never overridden or shadowed.
             if problem.blocking_mount.is_some() || !may_add_volumes {
-                plan.unfixable
-                    .push(Violation::new(finding, Problem::PathNotWritable(problem.clone())));
+                plan.unfixable.push(Violation::new(
+                    finding,
+                    Problem::PathNotWritable(problem.clone()),
+                ));
                 continue;
             }
             let name = injected_volume_name(&finding.name, &problem.path, &taken);
@@ -92,12 +90,22 @@ pub fn apply(
             .get_mut(fix.list.field())
             .and_then(|list| list.get_mut(fix.index))
             .and_then(Value::as_object_mut)
-            .ok_or_else(|| format!("mutation could not find {}[{}]", fix.list.field(), fix.index))?;
+            .ok_or_else(|| {
+                format!(
+                    "mutation could not find {}[{}]",
+                    fix.list.field(),
+                    fix.index
+                )
+            })?;
         if fix.set_read_only_root {
             set_read_only_root(container);
         }
         for (path, name) in &fix.mounts {
-            push(container, "volumeMounts", json!({"name": name, "mountPath": path}));
+            push(
+                container,
+                "volumeMounts",
+                json!({"name": name, "mountPath": path}),
+            );
         }
     }
     for (_, name) in fixes.iter().flat_map(|f| f.mounts.iter()) {
@@ -121,9 +129,7 @@ fn set_read_only_root(container: &mut Map<String, Value>) {
 
 /// Appends to the list at `key`, creating it if absent or null.
 fn push(map: &mut Map<String, Value>, key: &str, item: Value) {
-    let list = map
-        .entry(key)
-        .or_insert_with(|| Value::Array(Vec::new()));
+    let list = map.entry(key).or_insert_with(|| Value::Array(Vec::new()));
     if !list.is_array() {
         *list = Value::Array(Vec::new());
     }
@@ -204,7 +210,8 @@ mod tests {
     fn is_dns1123_label(s: &str) -> bool {
         !s.is_empty()
             && s.len() <= 63
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !s.starts_with('-')
             && !s.ends_with('-')
     }
@@ -213,7 +220,10 @@ mod tests {
     fn readable_names_when_they_fit() {
         let taken = HashSet::new();
         assert_eq!(injected_volume_name("app", "/tmp", &taken), "rw-app-tmp");
-        assert_eq!(injected_volume_name("app", "/var/Cache_x/", &taken), "rw-app-var-cache-x");
+        assert_eq!(
+            injected_volume_name("app", "/var/Cache_x/", &taken),
+            "rw-app-var-cache-x"
+        );
     }
 
     #[test]
@@ -230,6 +240,10 @@ mod tests {
         taken.insert("rw-app-tmp".into());
         let third = injected_volume_name("app", "/tmp", &taken);
         assert!(is_dns1123_label(&third) && third != "rw-app-tmp", "{third}");
-        assert_eq!(third, injected_volume_name("app", "/tmp", &taken), "deterministic");
+        assert_eq!(
+            third,
+            injected_volume_name("app", "/tmp", &taken),
+            "deterministic"
+        );
     }
 }

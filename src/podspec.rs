@@ -4,8 +4,8 @@
 //! The same views deserialize from request bytes (validate path) and from a
 //! `serde_json::Value` (mutation path).
 
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use std::borrow::Cow;
 use std::fmt;
 
@@ -145,7 +145,8 @@ pub struct VolumeView<'a> {
 }
 
 /// Volume sources Kubernetes always mounts read-only.
-const READ_ONLY_VOLUME_TYPES: [&str; 5] = ["configMap", "secret", "downwardAPI", "projected", "image"];
+const READ_ONLY_VOLUME_TYPES: [&str; 5] =
+    ["configMap", "secret", "downwardAPI", "projected", "image"];
 
 /// The one field of a storage volume source the policy reads.
 #[derive(Deserialize)]
@@ -181,9 +182,9 @@ impl<'de: 'a, 'a> Visitor<'de> for VolumeVisitor<'a> {
                 map.next_value::<IgnoredAny>()?;
                 writability = VolumeWritability::ReadOnlyType(key.into_owned());
             } else {
-                let source = map.next_value::<Option<VolumeSourceView>>().map_err(|e| {
-                    de::Error::custom(format_args!("volume source {key}: {e}"))
-                })?;
+                let source = map
+                    .next_value::<Option<VolumeSourceView>>()
+                    .map_err(|e| de::Error::custom(format_args!("volume source {key}: {e}")))?;
                 let read_only = source.and_then(|s| s.read_only) == Some(true);
                 if read_only && writability == VolumeWritability::Writable {
                     writability = VolumeWritability::ReadOnlySource(key.into_owned());
@@ -208,16 +209,30 @@ mod tests {
 
     #[test]
     fn volume_types() {
-        assert_eq!(volume(json!({"name": "a", "emptyDir": {}})), VolumeWritability::Writable);
-        assert_eq!(volume(json!({"name": "a"})), VolumeWritability::Writable);
-        assert_eq!(volume(json!({"name": "a", "hostPath": {"path": "/x"}})), VolumeWritability::Writable);
         assert_eq!(
-            volume(json!({"name": "a", "persistentVolumeClaim": {"claimName": "c", "readOnly": true}})),
+            volume(json!({"name": "a", "emptyDir": {}})),
+            VolumeWritability::Writable
+        );
+        assert_eq!(volume(json!({"name": "a"})), VolumeWritability::Writable);
+        assert_eq!(
+            volume(json!({"name": "a", "hostPath": {"path": "/x"}})),
+            VolumeWritability::Writable
+        );
+        assert_eq!(
+            volume(
+                json!({"name": "a", "persistentVolumeClaim": {"claimName": "c", "readOnly": true}})
+            ),
             VolumeWritability::ReadOnlySource("persistentVolumeClaim".into())
         );
-        assert_eq!(volume(json!({"name": "a", "nfs": {"server": "s", "path": "/", "readOnly": false}})), VolumeWritability::Writable);
+        assert_eq!(
+            volume(json!({"name": "a", "nfs": {"server": "s", "path": "/", "readOnly": false}})),
+            VolumeWritability::Writable
+        );
         for t in READ_ONLY_VOLUME_TYPES {
-            assert_eq!(volume(json!({"name": "a", t: {}})), VolumeWritability::ReadOnlyType(t.into()));
+            assert_eq!(
+                volume(json!({"name": "a", t: {}})),
+                VolumeWritability::ReadOnlyType(t.into())
+            );
         }
     }
 

@@ -7,8 +7,8 @@ use k8s_openapi::Resource;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Pod, ReplicationController};
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fmt;
@@ -228,7 +228,10 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for PathSeed<'_, T> {
 }
 
 /// Reads the pod spec of `kind` from an object's raw JSON.
-pub fn read_pod_spec<'a>(raw: &'a str, kind: CheckedKind) -> Result<Option<PodSpecView<'a>>, String> {
+pub fn read_pod_spec<'a>(
+    raw: &'a str,
+    kind: CheckedKind,
+) -> Result<Option<PodSpecView<'a>>, String> {
     read_at::<PodSpecView<'a>>(raw, kind.pod_spec_path())
 }
 
@@ -243,7 +246,10 @@ mod tests {
             let (g, n) = k.group_kind();
             assert_eq!(CheckedKind::from_group_kind(g, n), Some(k));
         }
-        assert_eq!(CheckedKind::from_group_kind("example.com", "Deployment"), None);
+        assert_eq!(
+            CheckedKind::from_group_kind("example.com", "Deployment"),
+            None
+        );
         assert_eq!(CheckedKind::Pod.resource(), "pods");
         assert_eq!(CheckedKind::CronJob.resource(), "cronjobs");
     }
@@ -253,16 +259,31 @@ mod tests {
         let raw = r#"{"metadata":{"name":"x"},"spec":{"jobTemplate":{"spec":{"template":{"spec":{"containers":[{"name":"c"}]}}}}}}"#;
         let spec = read_pod_spec(raw, CheckedKind::CronJob).unwrap().unwrap();
         assert_eq!(spec.list(ContainerList::Containers)[0].name, "c");
-        assert!(read_pod_spec(r#"{"spec":null}"#, CheckedKind::Pod).unwrap().is_none());
-        assert!(read_pod_spec(r#"{}"#, CheckedKind::Deployment).unwrap().is_none());
+        assert!(
+            read_pod_spec(r#"{"spec":null}"#, CheckedKind::Pod)
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            read_pod_spec(r#"{}"#, CheckedKind::Deployment)
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
     fn errors_name_the_field() {
         let e = read_pod_spec(r#"{"spec":{"containers":"x"}}"#, CheckedKind::Pod).unwrap_err();
         assert!(e.starts_with("spec.containers:"), "{e}");
-        let e = read_pod_spec(r#"{"spec":{"template":{"spec":{"containers":[{"name":"a","securityContext":5}]}}}}"#, CheckedKind::Deployment).unwrap_err();
-        assert!(e.starts_with("spec.template.spec.containers[0].securityContext:"), "{e}");
+        let e = read_pod_spec(
+            r#"{"spec":{"template":{"spec":{"containers":[{"name":"a","securityContext":5}]}}}}"#,
+            CheckedKind::Deployment,
+        )
+        .unwrap_err();
+        assert!(
+            e.starts_with("spec.template.spec.containers[0].securityContext:"),
+            "{e}"
+        );
         let e = read_pod_spec(r#"{"spec":{"template":7}}"#, CheckedKind::Job).unwrap_err();
         assert!(e.starts_with("spec.template:"), "{e}");
         let e = read_pod_spec(r#"{"spec":[1]}"#, CheckedKind::Pod).unwrap_err();

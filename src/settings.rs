@@ -131,7 +131,11 @@ fn reject_unknown_keys(
         None => Ok(()),
         Some(key) => Err(format!(
             "unknown setting \"{prefix}{key}\"; valid {} are: {}",
-            if prefix.is_empty() { "settings" } else { "keys here" },
+            if prefix.is_empty() {
+                "settings"
+            } else {
+                "keys here"
+            },
             allowed.join(", ")
         )),
     }
@@ -416,8 +420,14 @@ mod tests {
 
     #[test]
     fn empty_and_null_settings_are_defaults() {
-        assert_eq!(Settings::from_json(&json!({})).unwrap(), Settings::default());
-        assert_eq!(Settings::from_json(&Value::Null).unwrap(), Settings::default());
+        assert_eq!(
+            Settings::from_json(&json!({})).unwrap(),
+            Settings::default()
+        );
+        assert_eq!(
+            Settings::from_json(&Value::Null).unwrap(),
+            Settings::default()
+        );
     }
 
     #[test]
@@ -438,38 +448,68 @@ mod tests {
                 image: Some(ImagePattern::Prefix("docker.io/istio/proxyv2:".into()))
             }
         );
-        assert_eq!(s.exempt_containers[2].image, Some(ImagePattern::Prefix(String::new())));
+        assert_eq!(
+            s.exempt_containers[2].image,
+            Some(ImagePattern::Prefix(String::new()))
+        );
         assert!(s.exempt_ephemeral_containers && s.mutate);
         assert_eq!(s.writable_volume.size_limit.as_deref(), Some("64Mi"));
     }
 
     #[test]
     fn unknown_keys_are_named() {
-        assert!(err(json!({"requiredWriteablePaths": ["/tmp"]})).contains("\"requiredWriteablePaths\""));
-        assert!(err(json!({"writableVolume": {"size": "1Gi"}})).contains("\"writableVolume.size\""));
-        assert!(err(json!({"exemptContainers": [{"nmae": "x"}]})).contains("\"exemptContainers[0].nmae\""));
+        assert!(
+            err(json!({"requiredWriteablePaths": ["/tmp"]})).contains("\"requiredWriteablePaths\"")
+        );
+        assert!(
+            err(json!({"writableVolume": {"size": "1Gi"}})).contains("\"writableVolume.size\"")
+        );
+        assert!(
+            err(json!({"exemptContainers": [{"nmae": "x"}]}))
+                .contains("\"exemptContainers[0].nmae\"")
+        );
     }
 
     #[test]
     fn bad_paths_are_named() {
-        assert!(err(json!({"requiredWritablePaths": ["tmp"]})).contains("requiredWritablePaths[0]: \"tmp\" is not an absolute path"));
+        assert!(
+            err(json!({"requiredWritablePaths": ["tmp"]}))
+                .contains("requiredWritablePaths[0]: \"tmp\" is not an absolute path")
+        );
         assert!(err(json!({"requiredWritablePaths": ["/"]})).contains("root directory"));
         assert!(err(json!({"requiredWritablePaths": ["/a/../b"]})).contains("\"..\" segment"));
         assert!(err(json!({"requiredWritablePaths": ["/a/./b"]})).contains("\".\" segment"));
         assert!(err(json!({"requiredWritablePaths": ["/a//b"]})).contains("empty path segment"));
-        assert!(err(json!({"requiredWritablePaths": [""]})).contains("\"\" is not an absolute path"));
+        assert!(
+            err(json!({"requiredWritablePaths": [""]})).contains("\"\" is not an absolute path")
+        );
         let dup = err(json!({"requiredWritablePaths": ["/tmp", "/var", "/tmp/"]}));
-        assert!(dup.contains("requiredWritablePaths[2]: \"/tmp/\" duplicates requiredWritablePaths[0]"), "{dup}");
+        assert!(
+            dup.contains("requiredWritablePaths[2]: \"/tmp/\" duplicates requiredWritablePaths[0]"),
+            "{dup}"
+        );
         assert!(err(json!({"requiredWritablePaths": "/tmp"})).contains("must be a list"));
-        assert!(err(json!({"requiredWritablePaths": [5]})).contains("requiredWritablePaths[0] must be a string"));
+        assert!(
+            err(json!({"requiredWritablePaths": [5]}))
+                .contains("requiredWritablePaths[0] must be a string")
+        );
     }
 
     #[test]
     fn bad_exemptions_are_named() {
         assert!(err(json!({"exemptContainers": [{}]})).contains("exemptContainers[0] is empty"));
-        assert!(err(json!({"exemptContainers": [""]})).contains("exemptContainers[0]: the container name is empty"));
-        assert!(err(json!({"exemptContainers": [{"name": "a", "image": ""}]})).contains("exemptContainers[0].image: the image is empty"));
-        assert!(err(json!({"exemptContainers": [{"image": "reg/*/x"}]})).contains("\"reg/*/x\" has a \"*\" that is not at the end"));
+        assert!(
+            err(json!({"exemptContainers": [""]}))
+                .contains("exemptContainers[0]: the container name is empty")
+        );
+        assert!(
+            err(json!({"exemptContainers": [{"name": "a", "image": ""}]}))
+                .contains("exemptContainers[0].image: the image is empty")
+        );
+        assert!(
+            err(json!({"exemptContainers": [{"image": "reg/*/x"}]}))
+                .contains("\"reg/*/x\" has a \"*\" that is not at the end")
+        );
         assert!(err(json!({"exemptContainers": [{"image": "**"}]})).contains("not at the end"));
         assert!(err(json!({"exemptContainers": ["a*"]})).contains("contains \"*\""));
         assert!(err(json!({"exemptContainers": [7]})).contains("exemptContainers[0] must be"));
@@ -477,21 +517,39 @@ mod tests {
 
     #[test]
     fn bad_scalars_and_volume_are_named() {
-        assert!(err(json!({"mutate": "yes"})).contains("mutate must be true or false, got the string \"yes\""));
-        assert!(err(json!({"exemptEphemeralContainers": 1})).contains("exemptEphemeralContainers must be true or false"));
-        assert!(err(json!({"writableVolume": {"medium": "HugePages"}})).contains("\"HugePages\" is not supported"));
-        assert!(err(json!({"writableVolume": {"sizeLimit": "64MB"}})).contains("\"64MB\" is not a Kubernetes quantity"));
-        assert!(err(json!({"writableVolume": {"sizeLimit": "-1Gi"}})).contains("greater than zero"));
+        assert!(
+            err(json!({"mutate": "yes"}))
+                .contains("mutate must be true or false, got the string \"yes\"")
+        );
+        assert!(
+            err(json!({"exemptEphemeralContainers": 1}))
+                .contains("exemptEphemeralContainers must be true or false")
+        );
+        assert!(
+            err(json!({"writableVolume": {"medium": "HugePages"}}))
+                .contains("\"HugePages\" is not supported")
+        );
+        assert!(
+            err(json!({"writableVolume": {"sizeLimit": "64MB"}}))
+                .contains("\"64MB\" is not a Kubernetes quantity")
+        );
+        assert!(
+            err(json!({"writableVolume": {"sizeLimit": "-1Gi"}})).contains("greater than zero")
+        );
         assert!(err(json!({"writableVolume": {"sizeLimit": "0"}})).contains("greater than zero"));
         assert!(err(json!([])).contains("settings must be an object"));
     }
 
     #[test]
     fn quantities() {
-        for q in ["64Mi", "1Gi", "500M", "1", "1.5Gi", ".5Gi", "1e3", "1E+3", "100m", "+1k"] {
+        for q in [
+            "64Mi", "1Gi", "500M", "1", "1.5Gi", ".5Gi", "1e3", "1E+3", "100m", "+1k",
+        ] {
             assert!(is_quantity(q), "{q}");
         }
-        for q in ["", "Mi", "64MB", "1.2.3", "1e", "1e+", "64 Mi", "0x10", "1Ki2"] {
+        for q in [
+            "", "Mi", "64MB", "1.2.3", "1e", "1e+", "64 Mi", "0x10", "1Ki2",
+        ] {
             assert!(!is_quantity(q), "{q}");
         }
     }
@@ -506,7 +564,10 @@ mod tests {
         assert!(!both.matches("istio-proxy", Some("evil.example/istio/proxyv2:1.22")));
         assert!(!both.matches("istio-proxy", None));
         assert!(!both.matches("app", Some("docker.io/istio/proxyv2:1.22")));
-        let exact = Exemption { name: None, image: Some(ImagePattern::Exact("busybox:1.36".into())) };
+        let exact = Exemption {
+            name: None,
+            image: Some(ImagePattern::Exact("busybox:1.36".into())),
+        };
         assert!(exact.matches("x", Some("busybox:1.36")));
         assert!(!exact.matches("x", Some("busybox:1.36.1")));
     }

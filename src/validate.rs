@@ -3,7 +3,9 @@
 //! path. Validation turns findings into violations; mutation turns the
 //! fixable ones into edits (see `mutate.rs`).
 
-use crate::podspec::{ContainerList, ContainerView, PodSpecView, VolumeMountView, VolumeWritability};
+use crate::podspec::{
+    ContainerList, ContainerView, PodSpecView, VolumeMountView, VolumeWritability,
+};
 use crate::settings::Settings;
 use std::collections::HashSet;
 
@@ -271,7 +273,11 @@ impl Violation {
 }
 
 /// The rejection message: a header line, then one line per violation.
-pub fn rejection_message(kind_name: &str, pod_spec_field: &str, violations: &[Violation]) -> String {
+pub fn rejection_message(
+    kind_name: &str,
+    pod_spec_field: &str,
+    violations: &[Violation],
+) -> String {
     let count = violations.len();
     let mut message = format!(
         "{kind_name} rejected by the read-only root filesystem policy ({count} violation{}):",
@@ -317,7 +323,10 @@ mod tests {
         assert_eq!(findings[0].path_problems.len(), 1);
         let problem = &findings[0].path_problems[0];
         assert_eq!(problem.path, "/app/config/x");
-        assert_eq!(problem.blocking_mount.as_ref().unwrap().reason, "configMap volumes are always read-only");
+        assert_eq!(
+            problem.blocking_mount.as_ref().unwrap().reason,
+            "configMap volumes are always read-only"
+        );
     }
 
     #[test]

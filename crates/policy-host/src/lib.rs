@@ -213,7 +213,10 @@ impl CompiledPolicy {
             .map_err(|e| HostError::Instantiate(e.to_string()))?;
         let host = wapc::WapcHost::new(Box::new(provider), Some(Box::new(host_callback)))
             .map_err(|e| HostError::Instantiate(e.to_string()))?;
-        Ok(Policy { host })
+        Ok(Policy {
+            host,
+            compiled: self.clone(),
+        })
     }
 }
 
@@ -260,6 +263,7 @@ fn read_file(path: &Path) -> Result<Vec<u8>, HostError> {
 /// per thread, from a shared [`CompiledPolicy`] if compile time matters.
 pub struct Policy {
     host: wapc::WapcHost,
+    compiled: CompiledPolicy,
 }
 
 impl fmt::Debug for Policy {
@@ -298,6 +302,19 @@ impl fmt::Display for ProtocolVersion {
 }
 
 impl Policy {
+    /// The compiled module this instance comes from.
+    pub fn compiled(&self) -> &CompiledPolicy {
+        &self.compiled
+    }
+
+    /// Replace this instance with a fresh one (new store and linear memory),
+    /// as policy-evaluator does after a timeout: after a trap the guest's
+    /// memory may be left in any state.
+    pub fn reset(&mut self) -> Result<(), HostError> {
+        *self = self.compiled.instantiate()?;
+        Ok(())
+    }
+
     /// Read, compile and instantiate a module.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, HostError> {
         CompiledPolicy::from_file(path)?.instantiate()
@@ -778,7 +795,7 @@ mod tests {
 
     #[test]
     fn smoke_wat_guest() {
-        let policy = Policy::from_bytes(WAT_GUEST.as_bytes()).unwrap();
+        let mut policy = Policy::from_bytes(WAT_GUEST.as_bytes()).unwrap();
         assert_eq!(policy.protocol_version().unwrap(), ProtocolVersion::V1);
         let req = json!({"kind": "AdmissionReview", "request": admission_request(json!({"a": 1}))});
         let resp = policy.evaluate(&req, &json!({})).unwrap();
@@ -802,6 +819,8 @@ mod tests {
             policy.call_raw("validate_settings", b"{}"),
             Err(HostError::GuestCall { .. })
         ));
+        policy.reset().unwrap();
+        assert!(policy.evaluate(&req, &Value::Null).unwrap().allowed);
     }
 
     #[test]

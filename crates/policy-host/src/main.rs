@@ -469,6 +469,14 @@ fn run_sample(policy: &Policy, path: &Path, tally: &mut Tally) {
             print_field("audit", &format!("{k}={v}"));
         }
     }
+    // A sample may say what it demonstrates; a different outcome is an error
+    // so that `make evaluate` cannot quietly show the wrong thing.
+    if let Some(expected) = case.get("expect").and_then(Value::as_str)
+        && !expected.eq_ignore_ascii_case(verdict)
+    {
+        tally.errors += 1;
+        println!("  UNEXPECTED: the sample expects {expected}");
+    }
     if response.is_mutated() {
         println!("  patch:");
         let ops = Value::Array(response.patch_operations());
