@@ -13,15 +13,15 @@ use std::fmt;
 #[serde(rename_all = "camelCase")]
 pub struct PodSpecView<'a> {
     #[serde(borrow)]
-    pub init_containers: Option<Vec<ContainerView<'a>>>,
+    pub init_containers: Option<Vec<Object<ContainerView<'a>>>>,
     #[serde(borrow)]
-    pub containers: Option<Vec<ContainerView<'a>>>,
+    pub containers: Option<Vec<Object<ContainerView<'a>>>>,
     #[serde(borrow)]
-    pub ephemeral_containers: Option<Vec<ContainerView<'a>>>,
+    pub ephemeral_containers: Option<Vec<Object<ContainerView<'a>>>>,
     #[serde(borrow)]
     pub volumes: Option<Vec<VolumeView<'a>>>,
     #[serde(borrow)]
-    pub os: Option<PodOsView<'a>>,
+    pub os: Option<Object<PodOsView<'a>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -37,9 +37,9 @@ pub struct ContainerView<'a> {
     pub name: Cow<'a, str>,
     #[serde(borrow)]
     pub image: Option<Cow<'a, str>>,
-    pub security_context: Option<SecurityContextView>,
+    pub security_context: Option<Object<SecurityContextView>>,
     #[serde(borrow)]
-    pub volume_mounts: Option<Vec<VolumeMountView<'a>>>,
+    pub volume_mounts: Option<Vec<Object<VolumeMountView<'a>>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -56,6 +56,41 @@ pub struct VolumeMountView<'a> {
     #[serde(borrow, default)]
     pub mount_path: Cow<'a, str>,
     pub read_only: Option<bool>,
+}
+
+/// A view that only deserializes from a JSON object. serde's derived
+/// structs also accept a JSON array of field values, which would let
+/// `"securityContext": [true]` read as `readOnlyRootFilesystem: true`; the
+/// API server never sends that, but the policy must not accept it either.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Object<T>(pub T);
+
+impl<T> std::ops::Deref for Object<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(ObjectVisitor(std::marker::PhantomData))
+    }
+}
+
+struct ObjectVisitor<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+    type Value = Object<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object")
+    }
+
+    fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<Self::Value, M::Error> {
+        T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Object)
+    }
 }
 
 /// The list a container comes from, in pod spec order.
@@ -93,7 +128,7 @@ impl ContainerList {
 }
 
 impl<'a> PodSpecView<'a> {
-    pub fn list(&self, list: ContainerList) -> &[ContainerView<'a>] {
+    pub fn list(&self, list: ContainerList) -> &[Object<ContainerView<'a>>] {
         let containers = match list {
             ContainerList::InitContainers => &self.init_containers,
             ContainerList::Containers => &self.containers,
@@ -243,5 +278,16 @@ mod tests {
         assert_eq!(spec.list(ContainerList::Containers).len(), 1);
         assert!(!spec.is_windows());
         assert_eq!(spec.container_names().collect::<Vec<_>>(), vec!["a"]);
+    }
+
+    #[test]
+    fn views_read_objects_only() {
+        let text = r#"{"containers":[{"name":"a","securityContext":[true]}]}"#;
+        assert!(serde_json::from_str::<PodSpecView>(text).is_err());
+        let text = r#"{"containers":[["a"]]}"#;
+        assert!(serde_json::from_str::<PodSpecView>(text).is_err());
+        let value =
+            serde_json::json!({"containers": [{"name": "a", "volumeMounts": [["v", "/tmp"]]}]});
+        assert!(PodSpecView::deserialize(&value).is_err());
     }
 }

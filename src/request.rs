@@ -2,7 +2,7 @@
 //! each kind the policy checks. The request's objects are kept as raw JSON
 //! text and only the pod spec is read, with borrowing views.
 
-use crate::podspec::PodSpecView;
+use crate::podspec::{Object, PodSpecView};
 use k8s_openapi::Resource;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
@@ -212,9 +212,12 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for PathSeed<'_, T> {
 
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
         let (key, rest) = self.path.split_first().expect("visit_map only with a path");
+        // On a duplicate key the last one wins, as in serde_json::Value and
+        // in the API server's Go decoder: validation and mutation must see
+        // the same pod spec.
         let mut found = None;
         while let Some(k) = map.next_key::<Cow<'de, str>>()? {
-            if k == *key && found.is_none() {
+            if k == *key {
                 found = map.next_value_seed(PathSeed::<T> {
                     path: rest,
                     marker: std::marker::PhantomData,
@@ -232,7 +235,7 @@ pub fn read_pod_spec<'a>(
     raw: &'a str,
     kind: CheckedKind,
 ) -> Result<Option<PodSpecView<'a>>, String> {
-    read_at::<PodSpecView<'a>>(raw, kind.pod_spec_path())
+    read_at::<Object<PodSpecView<'a>>>(raw, kind.pod_spec_path()).map(|spec| spec.map(|s| s.0))
 }
 
 #[cfg(test)]
@@ -272,6 +275,15 @@ mod tests {
     }
 
     #[test]
+    fn duplicate_keys_last_wins_like_serde_json_value() {
+        let raw = r#"{"spec":{"containers":[{"name":"a"}]},"spec":{"containers":[{"name":"b"}]}}"#;
+        let spec = read_pod_spec(raw, CheckedKind::Pod).unwrap().unwrap();
+        assert_eq!(spec.list(ContainerList::Containers)[0].name, "b");
+        let value: serde_json::Value = serde_json::from_str(raw).unwrap();
+        assert_eq!(value["spec"]["containers"][0]["name"], "b");
+    }
+
+    #[test]
     fn errors_name_the_field() {
         let e = read_pod_spec(r#"{"spec":{"containers":"x"}}"#, CheckedKind::Pod).unwrap_err();
         assert!(e.starts_with("spec.containers:"), "{e}");
@@ -287,6 +299,6 @@ mod tests {
         let e = read_pod_spec(r#"{"spec":{"template":7}}"#, CheckedKind::Job).unwrap_err();
         assert!(e.starts_with("spec.template:"), "{e}");
         let e = read_pod_spec(r#"{"spec":[1]}"#, CheckedKind::Pod).unwrap_err();
-        assert!(e.starts_with("spec[0]:"), "{e}");
+        assert!(e.starts_with("spec:"), "{e}");
     }
 }

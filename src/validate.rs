@@ -4,7 +4,7 @@
 //! fixable ones into edits (see `mutate.rs`).
 
 use crate::podspec::{
-    ContainerList, ContainerView, PodSpecView, VolumeMountView, VolumeWritability,
+    ContainerList, ContainerView, Object, PodSpecView, VolumeMountView, VolumeWritability,
 };
 use crate::settings::Settings;
 use std::collections::HashSet;
@@ -180,7 +180,7 @@ pub fn covering_depth(mount_path: &str, path: &str) -> Option<usize> {
 
 /// The mount that `path` resolves to: the deepest one covering it.
 fn deepest_covering_mount<'m, 'a>(
-    mounts: &'m [VolumeMountView<'a>],
+    mounts: &'m [Object<VolumeMountView<'a>>],
     path: &str,
 ) -> Option<&'m VolumeMountView<'a>> {
     let mut best: Option<(usize, &VolumeMountView)> = None;
