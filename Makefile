@@ -26,7 +26,17 @@ annotated-policy.wasm: policy.wasm metadata.yml README.md
 ifneq ($(KWCTL),)
 	kwctl annotate -m metadata.yml -u README.md -o annotated-policy.wasm policy.wasm
 else
-	$(CARGO) run --locked -q -p policy-host -- annotate -m metadata.yml -u README.md -o annotated-policy.wasm policy.wasm
+	$(CARGO) run --locked -q -p policy-host --bin policy-host -- annotate -m metadata.yml -u README.md -o annotated-policy.wasm policy.wasm
+endif
+
+# Artifact Hub package file, derived from metadata.yml and questions-ui.yml by
+# kwctl. Without kwctl the committed file stays as it is (the consistency test,
+# crates/policy-host/tests/consistency.rs, checks that it agrees with both).
+artifacthub-pkg.yml: metadata.yml questions-ui.yml Cargo.toml
+ifneq ($(KWCTL),)
+	kwctl scaffold artifacthub --metadata-path metadata.yml --questions-path questions-ui.yml --output artifacthub-pkg.yml
+else
+	@echo "kwctl is needed to regenerate artifacthub-pkg.yml (kwctl scaffold artifacthub); keeping the committed file"
 endif
 
 # Build the policy and evaluate the sample requests in samples/ with it.
@@ -50,6 +60,9 @@ lint:
 unit-tests: policy.wasm
 	$(CARGO) test --locked --workspace
 
+# bats suite against annotated-policy.wasm: `kwctl run` when kwctl is
+# installed, else the project's host with the same flags; includes the OCI
+# push/pull round trip against a local docker-registry (skipped when absent).
 .PHONY: e2e-tests
 e2e-tests: annotated-policy.wasm host
 	bats e2e.bats

@@ -10,6 +10,8 @@ use std::process::ExitCode;
 use policy_host::{AdmissionResponse, HostError, Policy, SettingsValidation};
 use serde_json::Value;
 
+mod ship;
+
 const USAGE: &str = "\
 policy-host: run a Kubewarden waPC policy (.wasm) like `kwctl run`, locally
 
@@ -35,6 +37,31 @@ USAGE:
     policy-host protocol-version POLICY.wasm
         Print the protocol version the policy reports.
 
+    policy-host annotate -m|--metadata-path metadata.yml [-u|--usage-path README.md]
+                         -o|--output-path OUT.wasm POLICY.wasm
+        Like `kwctl annotate`: read metadata.yml, ask the module for its
+        protocol version, validate the metadata as kwctl does, set the
+        io.kubewarden.policy.usage (README) and io.kubewarden.kwctl
+        annotations and write OUT.wasm: POLICY.wasm plus the metadata, as JSON,
+        in the `io.kubewarden.metadata` custom section.
+
+    policy-host inspect [-o|--output json|yaml] POLICY.wasm
+        Print the metadata embedded by `annotate` (JSON by default). Exit 1
+        when the module is not annotated.
+
+    policy-host push [-f|--force] [-o|--output text|json] POLICY.wasm REF
+        Like `kwctl push`: push the module to an OCI registry (REF such as
+        registry.example.com/policies/name:v1.0.0, `registry://` optional) as a
+        Kubewarden policy artifact, and print `REF@sha256:<manifest digest>`.
+        Refuses a module without metadata unless --force. Registries on
+        localhost/127.0.0.0/8/[::1] are spoken to over plain HTTP, others over
+        HTTPS; anonymous access only.
+
+    policy-host pull REF -o|--output-path FILE.wasm
+        Like `kwctl pull` to a file: fetch the artifact, check that its single
+        wasm layer matches the digest in the manifest and is a wasm module,
+        write it to FILE.wasm and print `REF@sha256:<manifest digest>`.
+
 SETTINGS (default: {}):
     -s, --settings-path FILE    JSON file holding the settings object
         --settings-json JSON    the settings object inline
@@ -44,7 +71,7 @@ ENVIRONMENT:
 ";
 
 /// A failure that ends the program with a message on stderr.
-enum Failure {
+pub(crate) enum Failure {
     /// Bad command line: usage hint, exit 2 (like clap in kwctl).
     Usage(String),
     /// Anything else: `Error: ...`, exit 1 (like kwctl's anyhow main).
@@ -148,6 +175,10 @@ fn run_cli(args: Vec<OsString>) -> Result<ExitCode, Failure> {
             println!("{}", policy.protocol_version()?);
             Ok(ExitCode::SUCCESS)
         }
+        "annotate" => ship::annotate(rest),
+        "inspect" => ship::inspect(rest),
+        "push" => ship::push(rest),
+        "pull" => ship::pull(rest),
         other => Err(Failure::Usage(format!("unknown command {other}"))),
     }
 }

@@ -1,0 +1,448 @@
+//! `make bench`: runs the built policy through the waPC host (wapc +
+//! wasmtime-provider, as policy-server does) on generated requests, next to
+//! two baseline guests built with the same release profile: `parse-only`
+//! (parses the payload into `serde_json::Value`) and `noop` (does nothing).
+//! Prints a Markdown report: per case, request size, mean µs of each guest,
+//! the policy's ratio to parse-only on the same request, and linear memory
+//! after one call on a fresh instance; then module sizes, compile times and
+//! the issue's targets.
+//!
+//! Usage: `bench --policy policy.wasm --parse-only P --noop N
+//!         [--unoptimized U] [--iterations 2000] [--warmup 200] [--runs 3]
+//!         [--compiles 5] [--dump DIR]`
+
+mod payloads;
+mod rawhost;
+
+use payloads::{Case, Expect};
+use policy_host::{CompiledPolicy, Policy, ValidationResponse};
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+struct Options {
+    policy: PathBuf,
+    parse_only: PathBuf,
+    noop: PathBuf,
+    /// The policy as cargo built it, before wasm-opt (size report only).
+    unoptimized: Option<PathBuf>,
+    iterations: usize,
+    warmup: usize,
+    runs: usize,
+    compiles: usize,
+    /// Write each case's payload to this directory (for profiling).
+    dump: Option<PathBuf>,
+}
+
+fn usage() -> String {
+    "usage: bench --policy FILE --parse-only FILE --noop FILE [--unoptimized FILE] \
+     [--iterations N] [--warmup N] [--runs N] [--compiles N] [--dump DIR]"
+        .to_string()
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut args = std::env::args().skip(1);
+    let mut policy = None;
+    let mut parse_only = None;
+    let mut noop = None;
+    let mut options = Options {
+        policy: PathBuf::new(),
+        parse_only: PathBuf::new(),
+        noop: PathBuf::new(),
+        unoptimized: None,
+        iterations: 2000,
+        warmup: 200,
+        runs: 3,
+        compiles: 5,
+        dump: None,
+    };
+    while let Some(arg) = args.next() {
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| format!("{arg} needs a value\n{}", usage()))
+        };
+        let number = |v: String| {
+            v.parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("{arg}: not a positive number: {v}"))
+        };
+        match arg.as_str() {
+            "--policy" => policy = Some(PathBuf::from(value()?)),
+            "--parse-only" => parse_only = Some(PathBuf::from(value()?)),
+            "--noop" => noop = Some(PathBuf::from(value()?)),
+            "--unoptimized" => options.unoptimized = Some(PathBuf::from(value()?)),
+            "--dump" => options.dump = Some(PathBuf::from(value()?)),
+            "--iterations" => options.iterations = number(value()?)?,
+            "--warmup" => options.warmup = number(value()?)?,
+            "--runs" => options.runs = number(value()?)?,
+            "--compiles" => options.compiles = number(value()?)?,
+            "-h" | "--help" => return Err(usage()),
+            other => return Err(format!("unknown argument {other}\n{}", usage())),
+        }
+    }
+    options.policy = policy.ok_or_else(usage)?;
+    options.parse_only = parse_only.ok_or_else(usage)?;
+    options.noop = noop.ok_or_else(usage)?;
+    Ok(options)
+}
+
+/// The three guests, in table order.
+const GUESTS: [&str; 3] = ["policy", "parse-only", "noop"];
+
+struct Guest {
+    name: &'static str,
+    bytes: Vec<u8>,
+    compiled: CompiledPolicy,
+    raw: rawhost::RawModule,
+}
+
+fn read(path: &PathBuf) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+fn min_max(values: &[f64]) -> (f64, f64) {
+    values
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(*v), hi.max(*v))
+        })
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn kib(bytes: usize) -> String {
+    if bytes >= 1024 * 1024 {
+        format!("{:.2} MiB", bytes as f64 / (1024.0 * 1024.0))
+    } else {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    }
+}
+
+fn size(bytes: usize) -> String {
+    if bytes >= 1000 {
+        format!("{:.1} KB", bytes as f64 / 1000.0)
+    } else {
+        format!("{bytes} B")
+    }
+}
+
+/// Checks one guest's answer to a case.
+fn check_response(guest: &str, case: &Case, raw: &[u8]) -> Result<(), String> {
+    let response: ValidationResponse = serde_json::from_slice(raw)
+        .map_err(|e| format!("{guest} on \"{}\": unparsable response: {e}", case.name))?;
+    let expect = if guest == "policy" {
+        case.expect
+    } else {
+        Expect::Accept
+    };
+    let got = match (response.accepted, response.mutated_object.is_some()) {
+        (true, false) => Expect::Accept,
+        (true, true) => Expect::Mutate,
+        (false, _) => Expect::Reject,
+    };
+    if got != expect {
+        return Err(format!(
+            "{guest} on \"{}\": expected {expect:?}, got {got:?} (message: {:?})",
+            case.name, response.message
+        ));
+    }
+    Ok(())
+}
+
+/// Mean call time of each guest on one case.
+struct Sample {
+    mean_us: [f64; 3],
+}
+
+/// Times `iterations` calls of each guest after `warmup` calls, in
+/// interleaved batches so that load from other processes on the machine
+/// hits every guest alike.
+fn measure(instances: &[Policy], case: &Case, options: &Options) -> Result<Sample, String> {
+    let call = |policy: &Policy| {
+        policy
+            .call_validate_raw(&case.payload)
+            .map_err(|e| format!("\"{}\": {e}", case.name))
+    };
+    for policy in instances {
+        for _ in 0..options.warmup {
+            call(policy)?;
+        }
+    }
+    const BATCHES: usize = 100;
+    let mut times: Vec<Vec<f64>> = vec![Vec::with_capacity(options.iterations); instances.len()];
+    for batch in 0..BATCHES {
+        let in_batch =
+            options.iterations / BATCHES + usize::from(batch < options.iterations % BATCHES);
+        for (g, policy) in instances.iter().enumerate() {
+            for _ in 0..in_batch {
+                let start = Instant::now();
+                let response = call(policy)?;
+                times[g].push(micros(start.elapsed()));
+                std::hint::black_box(response);
+            }
+        }
+    }
+    let mut sample = Sample { mean_us: [0.0; 3] };
+    for (g, t) in times.iter().enumerate() {
+        sample.mean_us[g] = t.iter().sum::<f64>() / t.len() as f64;
+    }
+    Ok(sample)
+}
+
+struct CaseReport {
+    samples: Vec<Sample>,
+    /// Linear memory of a fresh instance after one call, per guest.
+    memory: [usize; 3],
+}
+
+impl CaseReport {
+    fn per_run(&self, f: impl Fn(&Sample) -> f64) -> Vec<f64> {
+        self.samples.iter().map(f).collect()
+    }
+    fn median_of(&self, f: impl Fn(&Sample) -> f64) -> f64 {
+        median(&mut self.per_run(f))
+    }
+    fn ratios(&self) -> Vec<f64> {
+        self.per_run(|s| s.mean_us[0] / s.mean_us[1])
+    }
+}
+
+fn spread(values: &[f64], digits: usize) -> String {
+    let (lo, hi) = min_max(values);
+    let mut sorted = values.to_vec();
+    let mid = median(&mut sorted);
+    if values.len() == 1 {
+        format!("{mid:.digits$}")
+    } else {
+        format!("{mid:.digits$} ({lo:.digits$}–{hi:.digits$})")
+    }
+}
+
+fn run() -> Result<bool, String> {
+    let options = parse_args()?;
+    let paths = [&options.policy, &options.parse_only, &options.noop];
+
+    // Compile each module once for the benchmark, and time compiles.
+    let engine = wasmtime::Engine::new(&wasmtime::Config::default()).map_err(|e| e.to_string())?;
+    let mut guests = Vec::new();
+    let mut compile_ms: Vec<Vec<f64>> = Vec::new();
+    for (name, path) in GUESTS.iter().zip(paths) {
+        let bytes = read(path)?;
+        let mut times = Vec::new();
+        let mut compiled = None;
+        for _ in 0..options.compiles {
+            let start = Instant::now();
+            let c = CompiledPolicy::from_bytes(&bytes)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            times.push(start.elapsed().as_secs_f64() * 1e3);
+            compiled = Some(c);
+        }
+        let raw = rawhost::RawModule::new(&engine, &bytes)
+            .map_err(|e| format!("{} (raw host): {e:#}", path.display()))?;
+        compile_ms.push(times);
+        guests.push(Guest {
+            name,
+            bytes,
+            compiled: compiled.expect("at least one compile"),
+            raw,
+        });
+    }
+
+    let cases = payloads::cases();
+    if let Some(dir) = &options.dump {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        for (i, case) in cases.iter().enumerate() {
+            let path = dir.join(format!("{i:02}.json"));
+            std::fs::write(&path, &case.payload).map_err(|e| format!("{}: {e}", path.display()))?;
+            eprintln!("{}: {}", path.display(), case.name);
+        }
+    }
+    let mut reports = Vec::new();
+    for case in &cases {
+        // Verdicts through wapc, the same through the raw host, and memory.
+        let mut memory = [0usize; 3];
+        for (g, guest) in guests.iter().enumerate() {
+            let policy = guest.compiled.instantiate().map_err(|e| e.to_string())?;
+            let via_wapc = policy
+                .call_validate_raw(&case.payload)
+                .map_err(|e| format!("{} on \"{}\": {e}", guest.name, case.name))?;
+            check_response(guest.name, case, &via_wapc)?;
+            let mut raw = guest.raw.instantiate().map_err(|e| format!("{e:#}"))?;
+            let via_raw = raw
+                .call("validate", &case.payload)
+                .map_err(|e| format!("{} on \"{}\" (raw host): {e:#}", guest.name, case.name))?;
+            if via_raw != via_wapc {
+                return Err(format!(
+                    "{} on \"{}\": the raw host's response differs from wapc's",
+                    guest.name, case.name
+                ));
+            }
+            memory[g] = raw.memory_bytes();
+        }
+        reports.push(CaseReport {
+            samples: Vec::new(),
+            memory,
+        });
+    }
+    for run in 0..options.runs {
+        eprintln!("run {}/{}", run + 1, options.runs);
+        for (case, report) in cases.iter().zip(reports.iter_mut()) {
+            let instances = guests
+                .iter()
+                .map(|g| g.compiled.instantiate().map_err(|e| e.to_string()))
+                .collect::<Result<Vec<_>, _>>()?;
+            report.samples.push(measure(&instances, case, &options)?);
+        }
+    }
+
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "### Validate calls\n\nMean of {} `validate` calls after {} warm-up calls, through the waPC host \
+         (wapc 2 + wasmtime-provider 2.25.0, wasmtime 48); median of {} runs, with the spread \
+         (min–max over runs) of the ratio. Peak linear memory: a fresh instance's memory after \
+         one call (policy / parse-only / noop).\n",
+        options.iterations, options.warmup, options.runs
+    );
+    let _ = writeln!(
+        out,
+        "| case | request size | policy µs | parse-only µs | noop µs | ratio to parse-only | peak linear memory |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---|");
+    for (case, report) in cases.iter().zip(&reports) {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.1} | {:.1} | {:.1} | {} | {} / {} / {} |",
+            case.name,
+            size(case.payload.len()),
+            report.median_of(|s| s.mean_us[0]),
+            report.median_of(|s| s.mean_us[1]),
+            report.median_of(|s| s.mean_us[2]),
+            spread(&report.ratios(), 2),
+            kib(report.memory[0]),
+            kib(report.memory[1]),
+            kib(report.memory[2]),
+        );
+    }
+
+    let _ = writeln!(
+        out,
+        "\n### Modules\n\n| module | size | compile (CompiledPolicy::from_bytes), ms: median (min–max) of {} |\n|---|---:|---:|",
+        options.compiles
+    );
+    for (guest, times) in guests.iter().zip(&compile_ms) {
+        let _ = writeln!(
+            out,
+            "| {} | {} bytes ({}) | {} |",
+            guest.name,
+            guest.bytes.len(),
+            kib(guest.bytes.len()),
+            spread(times, 1)
+        );
+    }
+    if let Some(path) = &options.unoptimized {
+        let bytes = read(path)?;
+        let _ = writeln!(
+            out,
+            "| policy before wasm-opt | {} bytes ({}) | |",
+            bytes.len(),
+            kib(bytes.len())
+        );
+    }
+
+    // Targets.
+    let mut all_met = true;
+    let mut targets = String::new();
+    let mut target = |name: String, values: Vec<f64>, limit: f64| {
+        let worst = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let met = worst <= limit;
+        all_met &= met;
+        let _ = writeln!(
+            targets,
+            "| {name} | ≤ {limit} | {} | {} |",
+            spread(&values, 2),
+            if met { "met" } else { "NOT MET" }
+        );
+    };
+    let find = |count: usize, compliant: bool| {
+        cases
+            .iter()
+            .position(|c| c.plain_pod && c.containers == count && c.compliant == compliant)
+            .expect("case exists")
+    };
+    for count in [1usize, 100, 1000] {
+        for compliant in [true, false] {
+            let i = find(count, compliant);
+            target(
+                format!("validate ratio: {}", cases[i].name),
+                reports[i].ratios(),
+                0.6,
+            );
+        }
+    }
+    for (i, case) in cases.iter().enumerate() {
+        if case.expect == Expect::Mutate {
+            target(
+                format!("mutation ratio: {}", case.name),
+                reports[i].ratios(),
+                2.0,
+            );
+        }
+    }
+    for compliant in [true, false] {
+        let (big, small) = (find(1000, compliant), find(100, compliant));
+        let growth = reports[big]
+            .samples
+            .iter()
+            .zip(&reports[small].samples)
+            .map(|(b, s)| b.mean_us[0] / s.mean_us[0])
+            .collect();
+        target(
+            format!(
+                "linear growth, policy µs 1000 / 100 containers ({})",
+                if compliant { "compliant" } else { "violating" }
+            ),
+            growth,
+            12.0,
+        );
+    }
+    let policy_kb = guests[0].bytes.len() as f64 / 1000.0;
+    target("policy.wasm size, KB".to_string(), vec![policy_kb], 350.0);
+
+    let _ = writeln!(
+        out,
+        "\n### Targets\n\nMedian (min–max) over the {} runs; a target is met when the worst run meets it.\n\n\
+         | target | limit | measured | |\n|---|---:|---:|---|\n{targets}",
+        options.runs
+    );
+    print!("{out}");
+    Ok(all_met)
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("bench: some targets are not met");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
