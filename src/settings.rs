@@ -314,7 +314,7 @@ fn parse_writable_volume(value: &Value) -> Result<WritableVolume, String> {
     let mut volume = WritableVolume::default();
     if let Some(v) = present(map, "medium") {
         let medium = string_at(v, "writableVolume.medium")?;
-        if medium != "" && medium != "Memory" {
+        if !medium.is_empty() && medium != "Memory" {
             return Err(format!(
                 "writableVolume.medium: {} is not supported; use \"\" (node disk) or \"Memory\" (tmpfs)",
                 quote(medium)

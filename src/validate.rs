@@ -316,8 +316,10 @@ mod tests {
             "volumes": [{"name": "scratch", "emptyDir": {}}, {"name": "cfg", "configMap": {"name": "c"}}]
         });
         let view: PodSpecView = PodSpecView::deserialize(&v).unwrap();
-        let mut settings = Settings::default();
-        settings.required_writable_paths = vec!["/app/cache".into(), "/app/config/x".into()];
+        let settings = Settings {
+            required_writable_paths: vec!["/app/cache".into(), "/app/config/x".into()],
+            ..Settings::default()
+        };
         let findings = inspect(&view, &settings, &Scope::AllContainers);
         assert_eq!(findings.len(), 1);
         assert_eq!(findings[0].path_problems.len(), 1);
@@ -336,8 +338,10 @@ mod tests {
             "containers": [{"name": "app", "securityContext": {"readOnlyRootFilesystem": false}}]
         });
         let view = PodSpecView::deserialize(&v).unwrap();
-        let mut settings = Settings::default();
-        settings.required_writable_paths = vec!["/tmp".into()];
+        let settings = Settings {
+            required_writable_paths: vec!["/tmp".into()],
+            ..Settings::default()
+        };
         let v = violations(&inspect(&view, &settings, &Scope::AllContainers));
         let msg = rejection_message("Deployment", "spec.template.spec", &v);
         assert_eq!(
