@@ -3,11 +3,17 @@
 
 use crate::mutate;
 use crate::podspec::PodSpecView;
-use crate::request::{AdmissionRequest, CheckedKind, ValidationPayload, read_at, read_pod_spec};
+use crate::request::{
+    AdmissionRequest, CheckedKind, OnePassPayload, OnePassRequest, ValidationPayload, read_at,
+    read_pod_spec,
+};
 use crate::settings::Settings;
 use crate::validate::{self, Scope};
 use serde_json::Value;
+use serde_json::value::RawValue;
+use std::cell::RefCell;
 use std::collections::HashSet;
+use std::rc::Rc;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
@@ -49,20 +55,83 @@ pub fn evaluate_payload(payload: &[u8]) -> Verdict {
             return Verdict::reject(format!("the validation payload is not valid UTF-8: {e}"));
         }
     };
+    // Fast path: one pass over the payload, reading the pod spec of a CREATE
+    // on the way. Anything it refuses (malformed input, duplicate fields)
+    // goes to the reference path, which reads the same fields with objects
+    // kept raw and says what could not be read; where both succeed they
+    // reach the same verdict.
+    let payload: OnePassPayload = match serde_json::from_str(text) {
+        Ok(payload) => payload,
+        Err(_) => return evaluate_reference(text),
+    };
+    let settings = match read_settings(payload.settings) {
+        Ok(settings) => settings,
+        Err(verdict) => return verdict,
+    };
+    match payload.request {
+        None => Verdict::reject("the validation payload has no request"),
+        Some(OnePassRequest {
+            request,
+            pod_spec: None,
+        }) => evaluate(&request, &settings),
+        Some(OnePassRequest {
+            request,
+            pod_spec: Some(spec),
+        }) => evaluate_source(
+            &request,
+            &settings,
+            Source::ReadInPayload {
+                spec: &spec,
+                payload: text,
+            },
+        ),
+    }
+}
+
+/// The reference path: the payload read with its objects kept as raw text,
+/// each read afterwards, every error named.
+fn evaluate_reference(text: &str) -> Verdict {
     let payload: ValidationPayload = match serde_json::from_str(text) {
         Ok(payload) => payload,
         Err(_) => return Verdict::reject(payload_error(text)),
     };
-    let settings = match payload.settings {
-        None => Settings::default(),
-        Some(raw) => match Settings::from_slice(raw.get().as_bytes()) {
-            Ok(settings) => settings,
-            Err(e) => return Verdict::reject(format!("invalid policy settings: {e}")),
-        },
+    let settings = match read_settings(payload.settings) {
+        Ok(settings) => settings,
+        Err(verdict) => return verdict,
     };
     match payload.request {
         None => Verdict::reject("the validation payload has no request"),
         Some(request) => evaluate(&request, &settings),
+    }
+}
+
+thread_local! {
+    /// The last valid settings read, keyed by their JSON text: a policy
+    /// instance gets the same settings with every request, so their
+    /// validation (settings may hold many exemptions) runs once, not per
+    /// request. One entry; any other text is read afresh.
+    static SETTINGS: RefCell<Option<(Box<str>, Rc<Settings>)>> = const { RefCell::new(None) };
+}
+
+fn read_settings(raw: Option<&RawValue>) -> Result<Rc<Settings>, Verdict> {
+    let Some(raw) = raw else {
+        return Ok(Rc::new(Settings::default()));
+    };
+    let text = raw.get();
+    let cached = SETTINGS.with_borrow(|cache| match cache {
+        Some((key, settings)) if **key == *text => Some(Rc::clone(settings)),
+        _ => None,
+    });
+    if let Some(settings) = cached {
+        return Ok(settings);
+    }
+    match Settings::from_slice(text.as_bytes()) {
+        Ok(settings) => {
+            let settings = Rc::new(settings);
+            SETTINGS.set(Some((text.into(), Rc::clone(&settings))));
+            Ok(settings)
+        }
+        Err(e) => Err(Verdict::reject(format!("invalid policy settings: {e}"))),
     }
 }
 
@@ -83,6 +152,24 @@ fn payload_error(text: &str) -> String {
 }
 
 pub fn evaluate(request: &AdmissionRequest, settings: &Settings) -> Verdict {
+    evaluate_source(request, settings, Source::Raw)
+}
+
+/// Where the request's object is read from.
+#[derive(Clone, Copy)]
+enum Source<'s, 'a> {
+    /// `request.object`, kept as raw JSON text.
+    Raw,
+    /// A CREATE whose pod spec was read in the payload pass
+    /// ([`OnePassRequest`]); the object itself, needed only to mutate it, is
+    /// `request.object` of `payload`.
+    ReadInPayload {
+        spec: &'s Option<PodSpecView<'a>>,
+        payload: &'a str,
+    },
+}
+
+fn evaluate_source(request: &AdmissionRequest, settings: &Settings, source: Source) -> Verdict {
     match request.operation.as_deref() {
         Some("DELETE") | Some("CONNECT") => return Verdict::accept(),
         Some("CREATE") | Some("UPDATE") => {}
@@ -95,24 +182,36 @@ pub fn evaluate(request: &AdmissionRequest, settings: &Settings) -> Verdict {
     let Some(kind) = CheckedKind::from_group_kind(&gvk.group, &gvk.kind) else {
         return Verdict::accept();
     };
-    let Some(object) = request.object else {
-        return Verdict::reject(format!(
-            "the {} admission request has no object",
-            kind.kind_name()
-        ));
+    let raw_spec;
+    let spec = match source {
+        Source::ReadInPayload { spec, .. } => spec.as_ref(),
+        Source::Raw => {
+            let Some(object) = request.object else {
+                return Verdict::reject(format!(
+                    "the {} admission request has no object",
+                    kind.kind_name()
+                ));
+            };
+            match read_pod_spec(object.get(), kind) {
+                Ok(spec) => {
+                    raw_spec = spec;
+                    raw_spec.as_ref()
+                }
+                Err(e) => {
+                    return Verdict::reject(format!(
+                        "the {} could not be read: {e}",
+                        kind.kind_name()
+                    ));
+                }
+            }
+        }
     };
-    let spec = match read_pod_spec(object.get(), kind) {
-        Ok(Some(spec)) => spec,
-        Ok(None) => {
-            return Verdict::reject(format!(
-                "the {} has no pod spec at {}",
-                kind.kind_name(),
-                kind.pod_spec_field()
-            ));
-        }
-        Err(e) => {
-            return Verdict::reject(format!("the {} could not be read: {e}", kind.kind_name()));
-        }
+    let Some(spec) = spec else {
+        return Verdict::reject(format!(
+            "the {} has no pod spec at {}",
+            kind.kind_name(),
+            kind.pod_spec_field()
+        ));
     };
     if spec.is_windows() {
         return Verdict::Accept {
@@ -124,10 +223,11 @@ pub fn evaluate(request: &AdmissionRequest, settings: &Settings) -> Verdict {
         return check(
             request,
             kind,
-            &spec,
+            spec,
             settings,
             Scope::AllContainers,
             Mutation::Full,
+            source,
         );
     }
     match (kind, request.old_object) {
@@ -153,32 +253,39 @@ pub fn evaluate(request: &AdmissionRequest, settings: &Settings) -> Verdict {
             check(
                 request,
                 kind,
-                &spec,
+                spec,
                 settings,
                 Scope::NewContainers { old_names },
                 mutation,
+                source,
             )
         }
-        (_, Some(old)) => match template_unchanged(object.get(), old.get(), kind) {
-            Ok(true) => Verdict::accept(),
-            Ok(false) => check(
+        (_, Some(old)) => match request
+            .object
+            .map(|new| template_unchanged(new.get(), old.get(), kind))
+        {
+            Some(Ok(true)) => Verdict::accept(),
+            // (No new object cannot happen here: it was read above.)
+            Some(Ok(false)) | None => check(
                 request,
                 kind,
-                &spec,
+                spec,
                 settings,
                 Scope::AllContainers,
                 Mutation::Full,
+                source,
             ),
-            Err(e) => Verdict::reject(e),
+            Some(Err(e)) => Verdict::reject(e),
         },
         // No old object to compare with: check as on CREATE (fail closed).
         (_, None) => check(
             request,
             kind,
-            &spec,
+            spec,
             settings,
             Scope::AllContainers,
             Mutation::Full,
+            source,
         ),
     }
 }
@@ -199,7 +306,12 @@ fn check(
     settings: &Settings,
     scope: Scope,
     mutation: Mutation,
+    source: Source,
 ) -> Verdict {
+    // Most requests comply: say so without collecting findings.
+    if validate::all_compliant(spec, settings, &scope) {
+        return Verdict::accept();
+    }
     let findings = validate::inspect(spec, settings, &scope);
     if findings.iter().all(validate::Finding::is_compliant) {
         return Verdict::accept();
@@ -212,13 +324,29 @@ fn check(
     if !plan.unfixable.is_empty() {
         return reject_violations(kind, &plan.unfixable);
     }
-    let Some(raw) = request.object else {
-        return Verdict::reject("the admission request has no object");
-    };
-    let mut object: Value = match serde_json::from_str(raw.get()) {
-        Ok(object) => object,
-        Err(e) => {
-            return Verdict::reject(format!("the {} could not be read: {e}", kind.kind_name()));
+    let mut object: Value = match source {
+        Source::Raw => {
+            let Some(raw) = request.object else {
+                return Verdict::reject("the admission request has no object");
+            };
+            match serde_json::from_str(raw.get()) {
+                Ok(object) => object,
+                Err(e) => {
+                    return Verdict::reject(format!(
+                        "the {} could not be read: {e}",
+                        kind.kind_name()
+                    ));
+                }
+            }
+        }
+        // Straight from the payload into a Value, skipping the rest. Should
+        // that fail (a number out of f64 range, say), the reference path
+        // gives the verdict and the message it always gives.
+        Source::ReadInPayload { payload, .. } => {
+            match read_at::<Value>(payload, &["request", "object"]) {
+                Ok(Some(object)) => object,
+                _ => return evaluate_reference(payload),
+            }
         }
     };
     match mutate::apply(

@@ -31,7 +31,7 @@ pub struct MutationPlan {
 /// pod's volumes cannot change (the ephemeralcontainers subresource).
 pub fn plan(findings: &[Finding], spec: &PodSpecView, may_add_volumes: bool) -> MutationPlan {
     let mut plan = MutationPlan::default();
-    let mut taken: HashSet<String> = spec.volumes().iter().map(|v| v.name.to_string()).collect();
+    let mut taken = names_in_use(spec);
     for finding in findings {
         let mut fix = ContainerFix {
             list: finding.list,
@@ -65,6 +65,21 @@ pub fn plan(findings: &[Finding], spec: &PodSpecView, may_add_volumes: bool) -> 
         }
     }
     plan
+}
+
+/// Volume names an injected volume must not take: the pod's volumes, and
+/// every name a mount refers to, even one with no volume behind it. Taking a
+/// dangling mount's name would silently attach that mount to another
+/// container's private volume.
+fn names_in_use(spec: &PodSpecView) -> HashSet<String> {
+    let volumes = spec.volumes().iter().map(|v| v.name.to_string());
+    let mounts = ContainerList::ALL.into_iter().flat_map(|list| {
+        spec.list(list)
+            .iter()
+            .flat_map(|c| c.volume_mounts.as_deref().unwrap_or_default())
+            .map(|m| m.name.to_string())
+    });
+    volumes.chain(mounts).collect()
 }
 
 /// Applies `fixes` to the pod spec at `pod_spec_path` inside `object`.

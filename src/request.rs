@@ -216,8 +216,8 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for PathSeed<'_, T> {
         // in the API server's Go decoder: validation and mutation must see
         // the same pod spec.
         let mut found = None;
-        while let Some(k) = map.next_key::<Cow<'de, str>>()? {
-            if k == *key {
+        while let Some(is_key) = map.next_key_seed(KeyIs(key))? {
+            if is_key {
                 found = map.next_value_seed(PathSeed::<T> {
                     path: rest,
                     marker: std::marker::PhantomData,
@@ -230,12 +230,202 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for PathSeed<'_, T> {
     }
 }
 
+/// Reads a map key and tells whether it is `self.0`, without allocating
+/// (an escaped key is compared after unescaping, as any key).
+struct KeyIs<'k>(&'k str);
+
+impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyIs<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string key")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<bool, E> {
+        Ok(key == self.0)
+    }
+}
+
 /// Reads the pod spec of `kind` from an object's raw JSON.
 pub fn read_pod_spec<'a>(
     raw: &'a str,
     kind: CheckedKind,
 ) -> Result<Option<PodSpecView<'a>>, String> {
     read_at::<Object<PodSpecView<'a>>>(raw, kind.pod_spec_path()).map(|spec| spec.map(|s| s.0))
+}
+
+/// The one-pass reading of a `validate` payload: the same fields as
+/// [`ValidationPayload`], read so that the pod spec of a CREATE is read in
+/// the same pass (see [`OnePassRequest`]). Whatever it cannot read, it
+/// refuses; the caller then takes the reference path ([`ValidationPayload`],
+/// objects kept raw and read afterwards), which names what is wrong.
+#[derive(Deserialize)]
+pub struct OnePassPayload<'a> {
+    #[serde(borrow)]
+    pub request: Option<OnePassRequest<'a>>,
+    #[serde(borrow)]
+    pub settings: Option<&'a RawValue>,
+}
+
+/// An [`AdmissionRequest`] read in one pass with the payload. When `kind` (a
+/// checked kind) and `operation: CREATE` come before `object`, which is the
+/// order in which policy-evaluator serialises requests, the object's pod
+/// spec is read on the way instead of keeping the object as raw text to read
+/// again: one scan of the object instead of two. Any other request is kept
+/// as [`AdmissionRequest`] keeps it.
+///
+/// It reads a JSON object only and refuses duplicate fields, where the
+/// derived [`AdmissionRequest`] would accept an array of field values or
+/// report the duplicate: the reference path handles those.
+pub struct OnePassRequest<'a> {
+    /// The request; `object` is `None` when the pod spec was read on the way.
+    pub request: AdmissionRequest<'a>,
+    /// `Some` when the object was present and its pod spec read on the way:
+    /// the pod spec, or `None` when the object has none.
+    pub pod_spec: Option<Option<PodSpecView<'a>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "camelCase")]
+enum RequestField {
+    Kind,
+    SubResource,
+    Operation,
+    Object,
+    OldObject,
+    #[serde(other)]
+    Other,
+}
+
+/// A string borrowed from the input when it has no escapes.
+#[derive(Deserialize)]
+struct BorrowedStr<'a>(#[serde(borrow)] Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for OnePassRequest<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(OnePassRequestVisitor(std::marker::PhantomData))
+    }
+}
+
+struct OnePassRequestVisitor<'a>(std::marker::PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for OnePassRequestVisitor<'a> {
+    type Value = OnePassRequest<'a>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an admission request object")
+    }
+
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+        // Outer Option: whether the field was seen (duplicates are refused).
+        let mut kind: Option<Option<GroupVersionKind<'a>>> = None;
+        let mut sub_resource: Option<Option<Cow<'a, str>>> = None;
+        let mut operation: Option<Option<Cow<'a, str>>> = None;
+        let mut object: Option<Option<&'a RawValue>> = None;
+        let mut pod_spec: Option<Option<PodSpecView<'a>>> = None;
+        let mut old_object: Option<Option<&'a RawValue>> = None;
+        fn once<T, E: de::Error>(seen: &Option<T>, field: &'static str) -> Result<(), E> {
+            match seen {
+                Some(_) => Err(E::duplicate_field(field)),
+                None => Ok(()),
+            }
+        }
+        while let Some(field) = map.next_key::<RequestField>()? {
+            match field {
+                RequestField::Kind => {
+                    once(&kind, "kind")?;
+                    kind = Some(map.next_value()?);
+                }
+                RequestField::SubResource => {
+                    once(&sub_resource, "subResource")?;
+                    sub_resource = Some(map.next_value::<Option<BorrowedStr>>()?.map(|s| s.0));
+                }
+                RequestField::Operation => {
+                    once(&operation, "operation")?;
+                    operation = Some(map.next_value::<Option<BorrowedStr>>()?.map(|s| s.0));
+                }
+                RequestField::Object => {
+                    once(&object, "object")?;
+                    once(&pod_spec, "object")?;
+                    let checked = kind
+                        .as_ref()
+                        .and_then(Option::as_ref)
+                        .and_then(|gvk| CheckedKind::from_group_kind(&gvk.group, &gvk.kind));
+                    let create = matches!(&operation, Some(Some(op)) if op == "CREATE");
+                    match checked {
+                        Some(checked) if create => {
+                            match map.next_value_seed(ObjectPodSpecSeed(checked))? {
+                                Some(spec) => pod_spec = Some(spec),
+                                None => object = Some(None),
+                            }
+                        }
+                        _ => object = Some(map.next_value()?),
+                    }
+                }
+                RequestField::OldObject => {
+                    once(&old_object, "oldObject")?;
+                    old_object = Some(map.next_value()?);
+                }
+                RequestField::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(OnePassRequest {
+            request: AdmissionRequest {
+                kind: kind.flatten(),
+                sub_resource: sub_resource.flatten(),
+                operation: operation.flatten(),
+                object: object.flatten(),
+                old_object: old_object.flatten(),
+            },
+            pod_spec,
+        })
+    }
+}
+
+/// Reads an object's pod spec: `None` for a null object, `Some(None)` for
+/// an object without pod spec.
+struct ObjectPodSpecSeed(CheckedKind);
+
+impl<'de> DeserializeSeed<'de> for ObjectPodSpecSeed {
+    type Value = Option<Option<PodSpecView<'de>>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ObjectPodSpecSeed {
+    type Value = Option<Option<PodSpecView<'de>>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        let seed = PathSeed::<Object<PodSpecView<'de>>> {
+            path: self.0.pod_spec_path(),
+            marker: std::marker::PhantomData,
+        };
+        Ok(Some(seed.deserialize(deserializer)?.map(|spec| spec.0)))
+    }
 }
 
 #[cfg(test)]

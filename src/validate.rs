@@ -80,21 +80,47 @@ pub enum Problem {
 /// Walks every checked container of `spec`, in pod spec order: init
 /// containers, containers, ephemeral containers.
 pub fn inspect(spec: &PodSpecView, settings: &Settings, scope: &Scope) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    for list in ContainerList::ALL {
-        if list == ContainerList::EphemeralContainers && settings.exempt_ephemeral_containers {
-            continue;
-        }
-        for (index, container) in spec.list(list).iter().enumerate() {
-            if !is_in_scope(container, scope)
-                || settings.is_exempt(&container.name, container.image.as_deref())
-            {
-                continue;
-            }
-            findings.push(inspect_container(spec, settings, list, index, container));
-        }
-    }
-    findings
+    checked_containers(spec, settings, scope)
+        .map(|(list, index, container)| inspect_container(spec, settings, list, index, container))
+        .collect()
+}
+
+/// Whether [`inspect`] would find every checked container compliant,
+/// answered without allocating for compliant containers and stopping at
+/// the first one that is not.
+pub fn all_compliant(spec: &PodSpecView, settings: &Settings, scope: &Scope) -> bool {
+    checked_containers(spec, settings, scope).all(|(list, _, container)| {
+        root_filesystem(container) == RootFilesystem::ReadOnly
+            && (list == ContainerList::EphemeralContainers
+                || settings
+                    .required_writable_paths
+                    .iter()
+                    .all(|path| path_problem(spec, container, path).is_none()))
+    })
+}
+
+/// The containers the policy checks, in pod spec order, with their list
+/// and index.
+fn checked_containers<'s, 'a>(
+    spec: &'s PodSpecView<'a>,
+    settings: &'s Settings,
+    scope: &'s Scope,
+) -> impl Iterator<Item = (ContainerList, usize, &'s ContainerView<'a>)> {
+    ContainerList::ALL
+        .into_iter()
+        .filter(|list| {
+            *list != ContainerList::EphemeralContainers || !settings.exempt_ephemeral_containers
+        })
+        .flat_map(move |list| {
+            spec.list(list)
+                .iter()
+                .enumerate()
+                .map(move |(index, container)| (list, index, &**container))
+        })
+        .filter(|(_, _, container)| {
+            is_in_scope(container, scope)
+                && !settings.is_exempt(&container.name, container.image.as_deref())
+        })
 }
 
 fn is_in_scope(container: &ContainerView, scope: &Scope) -> bool {
@@ -111,15 +137,7 @@ fn inspect_container(
     index: usize,
     container: &ContainerView,
 ) -> Finding {
-    let root = match container
-        .security_context
-        .as_ref()
-        .and_then(|sc| sc.read_only_root_filesystem)
-    {
-        Some(true) => RootFilesystem::ReadOnly,
-        Some(false) => RootFilesystem::Writable,
-        None => RootFilesystem::Unset,
-    };
+    let root = root_filesystem(container);
     // Ephemeral containers cannot have volume mounts added to the pod's
     // volumes, so only their root filesystem is checked.
     let path_problems = if list == ContainerList::EphemeralContainers {
@@ -137,6 +155,18 @@ fn inspect_container(
         name: container.name.to_string(),
         root,
         path_problems,
+    }
+}
+
+fn root_filesystem(container: &ContainerView) -> RootFilesystem {
+    match container
+        .security_context
+        .as_ref()
+        .and_then(|sc| sc.read_only_root_filesystem)
+    {
+        Some(true) => RootFilesystem::ReadOnly,
+        Some(false) => RootFilesystem::Writable,
+        None => RootFilesystem::Unset,
     }
 }
 
@@ -243,32 +273,71 @@ impl Violation {
 
     /// One line naming the container, its field path and the fix.
     pub fn describe(&self, pod_spec_field: &str) -> String {
-        let location = format!(
-            "{} \"{}\" ({pod_spec_field}.{}[{}])",
-            self.list.noun(),
-            self.container,
-            self.list.field(),
-            self.index
-        );
-        let what = match &self.problem {
-            Problem::RootFilesystemUnset => {
-                "securityContext.readOnlyRootFilesystem is not set; set it to true".to_string()
-            }
-            Problem::RootFilesystemFalse => {
-                "securityContext.readOnlyRootFilesystem is false; set it to true".to_string()
-            }
-            Problem::RootFilesystemFalseNotOverridden => {
-                "securityContext.readOnlyRootFilesystem is explicitly false and the policy does not override an explicit choice; remove the field to let the policy set it to true, or exempt the container in the policy settings".to_string()
-            }
-            Problem::PathNotWritable(PathProblem { path, blocking_mount: None }) => format!(
-                "no writable volume is mounted at {path}; mount a writable volume such as an emptyDir at {path} or a parent directory"
+        let mut line = String::new();
+        self.write_description(&mut line, pod_spec_field);
+        line
+    }
+
+    /// [`Violation::describe`], appended to `out`: messages about large
+    /// pods are built in one buffer rather than from a string per part.
+    fn write_description(&self, out: &mut String, pod_spec_field: &str) {
+        out.push_str(self.list.noun());
+        out.push_str(" \"");
+        out.push_str(&self.container);
+        out.push_str("\" (");
+        out.push_str(pod_spec_field);
+        out.push('.');
+        out.push_str(self.list.field());
+        out.push('[');
+        push_decimal(out, self.index);
+        out.push_str("]): ");
+        match &self.problem {
+            Problem::RootFilesystemUnset => out.push_str(
+                "securityContext.readOnlyRootFilesystem is not set; set it to true",
             ),
-            Problem::PathNotWritable(PathProblem { path, blocking_mount: Some(mount) }) => format!(
-                "{path} must be writable but resolves to the mount at {} of volume \"{}\", and {}; mount a writable volume such as an emptyDir at {path}",
-                mount.mount_path, mount.volume, mount.reason
+            Problem::RootFilesystemFalse => out.push_str(
+                "securityContext.readOnlyRootFilesystem is false; set it to true",
             ),
-        };
-        format!("{location}: {what}")
+            Problem::RootFilesystemFalseNotOverridden => out.push_str(
+                "securityContext.readOnlyRootFilesystem is explicitly false and the policy does not override an explicit choice; remove the field to let the policy set it to true, or exempt the container in the policy settings",
+            ),
+            Problem::PathNotWritable(PathProblem { path, blocking_mount: None }) => {
+                out.push_str("no writable volume is mounted at ");
+                out.push_str(path);
+                out.push_str("; mount a writable volume such as an emptyDir at ");
+                out.push_str(path);
+                out.push_str(" or a parent directory");
+            }
+            Problem::PathNotWritable(PathProblem { path, blocking_mount: Some(mount) }) => {
+                out.push_str(path);
+                out.push_str(" must be writable but resolves to the mount at ");
+                out.push_str(&mount.mount_path);
+                out.push_str(" of volume \"");
+                out.push_str(&mount.volume);
+                out.push_str("\", and ");
+                out.push_str(&mount.reason);
+                out.push_str("; mount a writable volume such as an emptyDir at ");
+                out.push_str(path);
+            }
+        }
+    }
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut String, n: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    for &digit in &digits[at..] {
+        out.push(char::from(digit));
     }
 }
 
@@ -283,9 +352,11 @@ pub fn rejection_message(
         "{kind_name} rejected by the read-only root filesystem policy ({count} violation{}):",
         if count == 1 { "" } else { "s" }
     );
+    // Lines are 100 to 250 bytes: reserve once rather than grow repeatedly.
+    message.reserve(count * 160);
     for violation in violations {
         message.push_str("\n- ");
-        message.push_str(&violation.describe(pod_spec_field));
+        violation.write_description(&mut message, pod_spec_field);
     }
     message
 }

@@ -393,6 +393,61 @@ fn check_mutation(
     settings: &Value,
     evaluator: &dyn Evaluator,
 ) -> Result<(), String> {
+    let problems = mutation_problems(
+        request,
+        mutated,
+        ops,
+        settings,
+        evaluator,
+        case.get("patch"),
+    )?;
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        let mut out = String::from("  mutation checks failed:");
+        for p in problems {
+            let _ = write!(out, "\n  - {p}");
+        }
+        let _ = write!(
+            out,
+            "\n  actual patch:\n{}",
+            indent(&serde_json::to_string_pretty(ops).unwrap_or_default())
+        );
+        Err(out)
+    }
+}
+
+/// The invariants every mutation must keep, as checked for the fixture
+/// table's mutate cases (without comparing with an expected patch): `ops` is
+/// `json_patch::diff(request object, mutated)`, has only add/replace ops,
+/// only inside the pod spec, and loses no value (only nulls may be replaced);
+/// the policy accepts `mutated` again unchanged (idempotency) and in
+/// validate-only mode (`mutate: false`, otherwise the same settings); the
+/// mutated pod spec has unique DNS-1123 volume names, at most one mount per
+/// path in each container, mounts of existing volumes only, and parses as a
+/// Kubernetes `PodSpec`. `request` is the AdmissionRequest whose object was
+/// mutated. Returns every problem found; empty when all hold.
+pub fn check_mutation_invariants(
+    request: &Value,
+    mutated: &Value,
+    ops: &[Value],
+    settings: &Value,
+    evaluator: &dyn Evaluator,
+) -> Vec<String> {
+    mutation_problems(request, mutated, ops, settings, evaluator, None)
+        .unwrap_or_else(|fatal| vec![fatal])
+}
+
+/// `Err` when the checks cannot run at all; `expected_patch` is a case's
+/// exact `"patch"`, if it gives one.
+fn mutation_problems(
+    request: &Value,
+    mutated: &Value,
+    ops: &[Value],
+    settings: &Value,
+    evaluator: &dyn Evaluator,
+    expected_patch: Option<&Value>,
+) -> Result<Vec<String>, String> {
     let original = &request["object"];
     let mut problems: Vec<String> = Vec::new();
 
@@ -436,7 +491,7 @@ fn check_mutation(
             .map(|p| format!("value lost or changed at {p}")),
     );
 
-    if let Some(expected) = case.get("patch")
+    if let Some(expected) = expected_patch
         && expected.as_array().map(Vec::as_slice) != Some(ops)
     {
         problems.push(format!(
@@ -486,20 +541,7 @@ fn check_mutation(
         }
     }
 
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        let mut out = String::from("  mutation checks failed:");
-        for p in problems {
-            let _ = write!(out, "\n  - {p}");
-        }
-        let _ = write!(
-            out,
-            "\n  actual patch:\n{}",
-            indent(&serde_json::to_string_pretty(ops).unwrap_or_default())
-        );
-        Err(out)
-    }
+    Ok(problems)
 }
 
 /// Every value of `original` is in `mutated` unchanged, except nulls that a

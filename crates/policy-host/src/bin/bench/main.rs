@@ -9,7 +9,7 @@
 //!
 //! Usage: `bench --policy policy.wasm --parse-only P --noop N
 //!         [--unoptimized U] [--iterations 2000] [--warmup 200] [--runs 3]
-//!         [--compiles 5] [--dump DIR]`
+//!         [--compiles 5] [--dump DIR] [--only TEXT]`
 
 mod payloads;
 mod rawhost;
@@ -33,11 +33,18 @@ struct Options {
     compiles: usize,
     /// Write each case's payload to this directory (for profiling).
     dump: Option<PathBuf>,
+    /// Run only the cases whose name contains this.
+    only: Option<String>,
+    /// Instead of the benchmark, call this guest (policy, parse-only, noop)
+    /// `perf_calls` times on each selected case, on a raw-host engine that
+    /// writes a perf map: `perf record -g target/release/bench ... --perf policy`.
+    perf: Option<String>,
+    perf_calls: usize,
 }
 
 fn usage() -> String {
     "usage: bench --policy FILE --parse-only FILE --noop FILE [--unoptimized FILE] \
-     [--iterations N] [--warmup N] [--runs N] [--compiles N] [--dump DIR]"
+     [--iterations N] [--warmup N] [--runs N] [--compiles N] [--dump DIR] [--only TEXT] [--perf GUEST [--perf-calls N]]"
         .to_string()
 }
 
@@ -56,6 +63,9 @@ fn parse_args() -> Result<Options, String> {
         runs: 3,
         compiles: 5,
         dump: None,
+        only: None,
+        perf: None,
+        perf_calls: 20000,
     };
     while let Some(arg) = args.next() {
         let mut value = || {
@@ -74,6 +84,9 @@ fn parse_args() -> Result<Options, String> {
             "--noop" => noop = Some(PathBuf::from(value()?)),
             "--unoptimized" => options.unoptimized = Some(PathBuf::from(value()?)),
             "--dump" => options.dump = Some(PathBuf::from(value()?)),
+            "--only" => options.only = Some(value()?),
+            "--perf" => options.perf = Some(value()?),
+            "--perf-calls" => options.perf_calls = number(value()?)?,
             "--iterations" => options.iterations = number(value()?)?,
             "--warmup" => options.warmup = number(value()?)?,
             "--runs" => options.runs = number(value()?)?,
@@ -168,9 +181,12 @@ struct Sample {
     mean_us: [f64; 3],
 }
 
-/// Times `iterations` calls of each guest after `warmup` calls, in
-/// interleaved batches so that load from other processes on the machine
-/// hits every guest alike.
+/// Times `iterations` calls of each guest after `warmup` calls. The calls
+/// run in interleaved batches (20 calls of the policy, 20 of parse-only, 20
+/// of noop, and again), so that load from other processes hits every guest
+/// alike. The figure for a guest is the median of its batch means: a mean
+/// over calls, as the issue asks, but one that a batch hit by preemption on
+/// a shared machine does not skew.
 fn measure(instances: &[Policy], case: &Case, options: &Options) -> Result<Sample, String> {
     let call = |policy: &Policy| {
         policy
@@ -182,23 +198,21 @@ fn measure(instances: &[Policy], case: &Case, options: &Options) -> Result<Sampl
             call(policy)?;
         }
     }
-    const BATCHES: usize = 100;
-    let mut times: Vec<Vec<f64>> = vec![Vec::with_capacity(options.iterations); instances.len()];
-    for batch in 0..BATCHES {
-        let in_batch =
-            options.iterations / BATCHES + usize::from(batch < options.iterations % BATCHES);
+    const BATCH: usize = 20;
+    let batches = options.iterations.div_ceil(BATCH);
+    let mut batch_means: Vec<Vec<f64>> = vec![Vec::with_capacity(batches); instances.len()];
+    for _ in 0..batches {
         for (g, policy) in instances.iter().enumerate() {
-            for _ in 0..in_batch {
-                let start = Instant::now();
-                let response = call(policy)?;
-                times[g].push(micros(start.elapsed()));
-                std::hint::black_box(response);
+            let start = Instant::now();
+            for _ in 0..BATCH {
+                std::hint::black_box(call(policy)?);
             }
+            batch_means[g].push(micros(start.elapsed()) / BATCH as f64);
         }
     }
     let mut sample = Sample { mean_us: [0.0; 3] };
-    for (g, t) in times.iter().enumerate() {
-        sample.mean_us[g] = t.iter().sum::<f64>() / t.len() as f64;
+    for (g, means) in batch_means.iter_mut().enumerate() {
+        sample.mean_us[g] = median(means);
     }
     Ok(sample)
 }
@@ -207,6 +221,8 @@ struct CaseReport {
     samples: Vec<Sample>,
     /// Linear memory of a fresh instance after one call, per guest.
     memory: [usize; 3],
+    /// Wasm instructions executed by one call, per guest.
+    fuel: [u64; 3],
 }
 
 impl CaseReport {
@@ -237,7 +253,7 @@ fn run() -> Result<bool, String> {
     let paths = [&options.policy, &options.parse_only, &options.noop];
 
     // Compile each module once for the benchmark, and time compiles.
-    let engine = wasmtime::Engine::new(&wasmtime::Config::default()).map_err(|e| e.to_string())?;
+    let engine = rawhost::engine().map_err(|e| e.to_string())?;
     let mut guests = Vec::new();
     let mut compile_ms: Vec<Vec<f64>> = Vec::new();
     for (name, path) in GUESTS.iter().zip(paths) {
@@ -262,7 +278,10 @@ fn run() -> Result<bool, String> {
         });
     }
 
-    let cases = payloads::cases();
+    let mut cases = payloads::cases();
+    if let Some(only) = &options.only {
+        cases.retain(|case| case.name.contains(only.as_str()));
+    }
     if let Some(dir) = &options.dump {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         for (i, case) in cases.iter().enumerate() {
@@ -271,10 +290,16 @@ fn run() -> Result<bool, String> {
             eprintln!("{}: {}", path.display(), case.name);
         }
     }
+    if let Some(name) = &options.perf {
+        return perf_loop(&options, &cases, name, paths);
+    }
     let mut reports = Vec::new();
     for case in &cases {
-        // Verdicts through wapc, the same through the raw host, and memory.
+        // Verdicts through wapc, the same through the raw host, memory and
+        // fuel (of the second call: the first one also pays for lazy
+        // initialisation in the guest).
         let mut memory = [0usize; 3];
+        let mut fuel = [0u64; 3];
         for (g, guest) in guests.iter().enumerate() {
             let policy = guest.compiled.instantiate().map_err(|e| e.to_string())?;
             let via_wapc = policy
@@ -282,9 +307,11 @@ fn run() -> Result<bool, String> {
                 .map_err(|e| format!("{} on \"{}\": {e}", guest.name, case.name))?;
             check_response(guest.name, case, &via_wapc)?;
             let mut raw = guest.raw.instantiate().map_err(|e| format!("{e:#}"))?;
-            let via_raw = raw
-                .call("validate", &case.payload)
-                .map_err(|e| format!("{} on \"{}\" (raw host): {e:#}", guest.name, case.name))?;
+            let raw_call = |raw: &mut rawhost::RawInstance| {
+                raw.call("validate", &case.payload)
+                    .map_err(|e| format!("{} on \"{}\" (raw host): {e:#}", guest.name, case.name))
+            };
+            let (via_raw, _) = raw_call(&mut raw)?;
             if via_raw != via_wapc {
                 return Err(format!(
                     "{} on \"{}\": the raw host's response differs from wapc's",
@@ -292,10 +319,22 @@ fn run() -> Result<bool, String> {
                 ));
             }
             memory[g] = raw.memory_bytes();
+            let (again, second_fuel) = raw_call(&mut raw)?;
+            if again != via_raw {
+                return Err(format!(
+                    "{} on \"{}\": a second call answered differently",
+                    guest.name, case.name
+                ));
+            }
+            fuel[g] = second_fuel;
+            if std::env::var_os("BENCH_FUEL").is_some() {
+                eprintln!("fuel {} {}: {second_fuel}", guest.name, case.name);
+            }
         }
         reports.push(CaseReport {
             samples: Vec::new(),
             memory,
+            fuel,
         });
     }
     for run in 0..options.runs {
@@ -312,27 +351,30 @@ fn run() -> Result<bool, String> {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "### Validate calls\n\nMean of {} `validate` calls after {} warm-up calls, through the waPC host \
+        "### Validate calls\n\nMean µs of {} `validate` calls after {} warm-up calls (median of the means of \
+         batches of 20 calls, interleaved across the three guests), through the waPC host \
          (wapc 2 + wasmtime-provider 2.25.0, wasmtime 48); median of {} runs, with the spread \
-         (min–max over runs) of the ratio. Peak linear memory: a fresh instance's memory after \
-         one call (policy / parse-only / noop).\n",
+         (min–max over runs) of the ratio. Instructions: wasm instructions one call executes \
+         (wasmtime fuel), policy / parse-only, a measure of work immune to machine load. \
+         Peak linear memory: a fresh instance's memory after one call (policy / parse-only / noop).\n",
         options.iterations, options.warmup, options.runs
     );
     let _ = writeln!(
         out,
-        "| case | request size | policy µs | parse-only µs | noop µs | ratio to parse-only | peak linear memory |"
+        "| case | request size | policy µs | parse-only µs | noop µs | ratio to parse-only | instructions ratio | peak linear memory |"
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---|");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---|");
     for (case, report) in cases.iter().zip(&reports) {
         let _ = writeln!(
             out,
-            "| {} | {} | {:.1} | {:.1} | {:.1} | {} | {} / {} / {} |",
+            "| {} | {} | {:.1} | {:.1} | {:.1} | {} | {:.2} | {} / {} / {} |",
             case.name,
             size(case.payload.len()),
             report.median_of(|s| s.mean_us[0]),
             report.median_of(|s| s.mean_us[1]),
             report.median_of(|s| s.mean_us[2]),
             spread(&report.ratios(), 2),
+            report.fuel[0] as f64 / report.fuel[1] as f64,
             kib(report.memory[0]),
             kib(report.memory[1]),
             kib(report.memory[2]),
@@ -382,11 +424,12 @@ fn run() -> Result<bool, String> {
         cases
             .iter()
             .position(|c| c.plain_pod && c.containers == count && c.compliant == compliant)
-            .expect("case exists")
     };
     for count in [1usize, 100, 1000] {
         for compliant in [true, false] {
-            let i = find(count, compliant);
+            let Some(i) = find(count, compliant) else {
+                continue;
+            };
             target(
                 format!("validate ratio: {}", cases[i].name),
                 reports[i].ratios(),
@@ -404,7 +447,9 @@ fn run() -> Result<bool, String> {
         }
     }
     for compliant in [true, false] {
-        let (big, small) = (find(1000, compliant), find(100, compliant));
+        let (Some(big), Some(small)) = (find(1000, compliant), find(100, compliant)) else {
+            continue;
+        };
         let growth = reports[big]
             .samples
             .iter()
@@ -431,6 +476,37 @@ fn run() -> Result<bool, String> {
     );
     print!("{out}");
     Ok(all_met)
+}
+
+/// `--perf`: calls one guest in a loop on a perf-map engine.
+fn perf_loop(
+    options: &Options,
+    cases: &[Case],
+    guest: &str,
+    paths: [&PathBuf; 3],
+) -> Result<bool, String> {
+    let g = GUESTS
+        .iter()
+        .position(|name| *name == guest)
+        .ok_or_else(|| format!("--perf: no guest {guest}; one of {GUESTS:?}"))?;
+    let engine = rawhost::perf_engine().map_err(|e| e.to_string())?;
+    let module =
+        rawhost::RawModule::new(&engine, &read(paths[g])?).map_err(|e| format!("{e:#}"))?;
+    for case in cases {
+        let mut instance = module.instantiate().map_err(|e| format!("{e:#}"))?;
+        let start = Instant::now();
+        for _ in 0..options.perf_calls {
+            instance
+                .call("validate", &case.payload)
+                .map_err(|e| format!("{e:#}"))?;
+        }
+        eprintln!(
+            "{guest} on \"{}\": {:.1} µs per call",
+            case.name,
+            micros(start.elapsed()) / options.perf_calls as f64
+        );
+    }
+    Ok(true)
 }
 
 fn main() -> ExitCode {

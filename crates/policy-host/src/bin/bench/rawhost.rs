@@ -10,6 +10,10 @@
 //! (`_start`, then `wapc_init`, when exported). Host calls behave like
 //! policy-host's: `kubewarden/tracing/log` succeeds with an empty answer,
 //! anything else fails.
+//!
+//! Its engine counts fuel, so each call also reports how many wasm
+//! instructions it executed: a measure of the guest's work that, unlike
+//! time, does not depend on what else the machine is doing.
 
 use wasmtime::{Caller, Engine, Extern, Instance, Linker, Memory, Module, Store, TypedFunc};
 use wasmtime_wasi::WasiCtxBuilder;
@@ -187,7 +191,23 @@ fn add_wapc(linker: &mut Linker<State>) -> wasmtime::Result<()> {
     Ok(())
 }
 
+/// An engine for [`RawModule`]: default configuration plus fuel metering.
+pub fn engine() -> wasmtime::Result<Engine> {
+    let mut config = wasmtime::Config::default();
+    config.consume_fuel(true);
+    Engine::new(&config)
+}
+
+/// An engine without fuel metering that writes `/tmp/perf-PID.map`, so that
+/// `perf record` can name the guest's functions.
+pub fn perf_engine() -> wasmtime::Result<Engine> {
+    let mut config = wasmtime::Config::default();
+    config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    Engine::new(&config)
+}
+
 impl RawModule {
+    /// Compiles `bytes` for `engine` (from [`engine`]).
     pub fn new(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<RawModule> {
         let module = Module::new(engine, bytes)?;
         let mut linker = Linker::new(engine);
@@ -212,6 +232,8 @@ impl RawModule {
             host_error: None,
         };
         let mut store = Store::new(&self.engine, state);
+        // Fails (and is not needed) on an engine without fuel metering.
+        let _ = store.set_fuel(u64::MAX);
         let instance: Instance = self.linker.instantiate(&mut store, &self.module)?;
         for start in ["_start", "wapc_init"] {
             if let Ok(func) = instance.get_typed_func::<(), ()>(&mut store, start) {
@@ -231,8 +253,10 @@ impl RawModule {
 }
 
 impl RawInstance {
-    /// Calls a guest function; `Err` for a trap or a guest error.
-    pub fn call(&mut self, operation: &str, payload: &[u8]) -> wasmtime::Result<Vec<u8>> {
+    /// Calls a guest function; `Err` for a trap or a guest error. Returns
+    /// the response and the fuel (wasm instructions) the call consumed.
+    pub fn call(&mut self, operation: &str, payload: &[u8]) -> wasmtime::Result<(Vec<u8>, u64)> {
+        let before = self.store.get_fuel().unwrap_or(0);
         let state = self.store.data_mut();
         state.operation = operation.as_bytes().to_vec();
         state.request = payload.to_vec();
@@ -242,9 +266,10 @@ impl RawInstance {
             &mut self.store,
             (operation.len() as i32, payload.len() as i32),
         )?;
+        let fuel = before - self.store.get_fuel().unwrap_or(0);
         let state = self.store.data_mut();
         match (ok, state.response.take(), state.guest_error.take()) {
-            (1, Some(response), _) => Ok(response),
+            (1, Some(response), _) => Ok((response, fuel)),
             (_, _, Some(error)) => Err(wasmtime::format_err!("guest error: {error}")),
             (status, _, None) => Err(wasmtime::format_err!(
                 "guest returned {status} without a response"
