@@ -13,7 +13,11 @@ all: policy.wasm
 
 policy.wasm: $(SOURCE_FILES)
 	$(CARGO) build --locked --target $(WASM_TARGET) --release -p readonly-rootfs-policy
-	cp target/$(WASM_TARGET)/release/readonly_rootfs_policy.wasm policy.wasm
+	if command -v wasm-opt >/dev/null; then \
+	  wasm-opt $(WASM_OPT_FLAGS) target/$(WASM_TARGET)/release/readonly_rootfs_policy.wasm -o policy.wasm; \
+	else \
+	  cp target/$(WASM_TARGET)/release/readonly_rootfs_policy.wasm policy.wasm; \
+	fi
 
 .PHONY: host
 host:
@@ -69,6 +73,33 @@ e2e-tests: annotated-policy.wasm host
 
 .PHONY: test
 test: lint unit-tests e2e-tests
+
+# wasm-opt (binaryen) for policy.wasm and the benchmark's guests: -Oz, with the
+# wasm features rustc 1.95 emits for wasm32-wasip1 (wasm-opt 108 cannot read
+# them from the module; bulk-memory and sign-ext are in use, all six are
+# supported by wasmtime 48).
+WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
+	--enable-mutable-globals --enable-reference-types --enable-multivalue
+BENCH_GUESTS := target/bench-guests
+
+# Benchmark, not part of `make test`: policy.wasm in the waPC host against two
+# baseline guests built the same way (crates/bench-guests: parse-only, noop);
+# prints a Markdown report. Options: make bench BENCH_ARGS="--runs 5 --iterations 2000".
+.PHONY: bench
+bench: policy.wasm
+	$(CARGO) build --locked --target $(WASM_TARGET) --release -p bench-guest-parse-only -p bench-guest-noop
+	mkdir -p $(BENCH_GUESTS)
+	for guest in parse_only noop; do \
+	  built=target/$(WASM_TARGET)/release/bench_guest_$$guest.wasm; \
+	  if command -v wasm-opt >/dev/null; then \
+	    wasm-opt $(WASM_OPT_FLAGS) $$built -o $(BENCH_GUESTS)/$$guest.wasm; \
+	  else \
+	    cp $$built $(BENCH_GUESTS)/$$guest.wasm; \
+	  fi; \
+	done
+	$(CARGO) run --locked --profile bench -p policy-host --bin bench -- \
+	  --policy policy.wasm --unoptimized target/$(WASM_TARGET)/release/readonly_rootfs_policy.wasm \
+	  --parse-only $(BENCH_GUESTS)/parse_only.wasm --noop $(BENCH_GUESTS)/noop.wasm $(BENCH_ARGS)
 
 .PHONY: clean
 clean:

@@ -382,3 +382,204 @@ fn template_unchanged(new: &str, old: &str, kind: CheckedKind) -> Result<bool, S
         .map_err(|e| format!("the old {} could not be read: {e}", kind.kind_name()))?;
     Ok(new_template == old_template)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    // Payloads are written as text: the field order matters to the one-pass
+    // read, and serde_json::Value would sort the keys.
+
+    fn payload(request: &str, settings: Value) -> String {
+        format!(r#"{{"request":{request},"settings":{settings}}}"#)
+    }
+
+    /// A request in the field order policy-evaluator serialises.
+    fn request(kind: &Value, operation: &str, object: &Value, old: Option<&Value>) -> String {
+        let old = old
+            .map(|o| format!(r#","oldObject":{o}"#))
+            .unwrap_or_default();
+        format!(
+            r#"{{"uid":"u","kind":{kind},"resource":{{}},"operation":"{operation}","userInfo":{{}},"object":{object}{old},"dryRun":false}}"#
+        )
+    }
+
+    fn create(kind: &Value, object: &Value) -> String {
+        request(kind, "CREATE", object, None)
+    }
+
+    fn pod(containers: &Value) -> Value {
+        json!({"metadata": {"name": "p", "creationTimestamp": null}, "spec": {"containers": containers}})
+    }
+
+    fn pod_kind() -> Value {
+        json!({"group": "", "version": "v1", "kind": "Pod"})
+    }
+
+    /// The one-pass path must reach the verdict of the reference path,
+    /// messages included, on every input.
+    fn same_as_reference(text: &str) -> Verdict {
+        let verdict = evaluate_payload(text.as_bytes());
+        assert_eq!(verdict, evaluate_reference(text), "payload: {text}");
+        verdict
+    }
+
+    fn read_on_the_way(text: &str) -> bool {
+        let payload: OnePassPayload = serde_json::from_str(text).unwrap();
+        let request = payload.request.unwrap();
+        assert!(request.pod_spec.is_none() || request.request.object.is_none());
+        request.pod_spec.is_some()
+    }
+
+    #[test]
+    fn one_pass_agrees_with_the_reference_path() {
+        let compliant = json!([{"name": "a", "securityContext": {"readOnlyRootFilesystem": true}}]);
+        let violating = json!([{"name": "a", "image": "i", "ports": [{"containerPort": 80}]}]);
+        let tmp = json!({"requiredWritablePaths": ["/tmp"]});
+        let mutate = json!({"mutate": true, "requiredWritablePaths": ["/tmp"]});
+        let deployment = json!({"group": "apps", "version": "v1", "kind": "Deployment"});
+        let cronjob = json!({"group": "batch", "version": "v1", "kind": "CronJob"});
+        let template = |containers: &Value| json!({"spec": {"template": {"spec": {"containers": containers}}}});
+        // CREATEs of checked kinds: read in one pass.
+        let one_pass = [
+            (create(&pod_kind(), &pod(&compliant)), json!({})),
+            (create(&pod_kind(), &pod(&violating)), json!({})),
+            (create(&pod_kind(), &pod(&violating)), tmp.clone()),
+            (create(&pod_kind(), &pod(&violating)), mutate.clone()),
+            (create(&pod_kind(), &pod(&compliant)), mutate.clone()),
+            (create(&deployment, &template(&violating)), mutate.clone()),
+            (
+                create(
+                    &cronjob,
+                    &json!({"spec": {"jobTemplate": template(&violating)}}),
+                ),
+                json!({}),
+            ),
+            // objects without a pod spec, or a spec that cannot be read
+            (create(&pod_kind(), &json!({"metadata": {}})), json!({})),
+            (create(&pod_kind(), &json!({"spec": null})), json!({})),
+            (
+                create(&pod_kind(), &json!({"spec": {"containers": "x"}})),
+                json!({}),
+            ),
+            (
+                create(
+                    &pod_kind(),
+                    &pod(&json!([{"name": "a", "securityContext": 5}])),
+                ),
+                json!({}),
+            ),
+            (create(&pod_kind(), &json!(5)), json!({})),
+            (
+                create(&deployment, &json!({"spec": {"template": 7}})),
+                json!({}),
+            ),
+            (
+                create(
+                    &pod_kind(),
+                    &json!({"spec": {"os": {"name": "windows"}, "containers": violating}}),
+                ),
+                json!({}),
+            ),
+            // invalid settings
+            (create(&pod_kind(), &pod(&compliant)), json!({"mutate": 1})),
+        ];
+        for (request, settings) in &one_pass {
+            let text = payload(request, settings.clone());
+            same_as_reference(&text);
+            if serde_json::from_str::<OnePassPayload>(&text).is_ok() {
+                assert!(read_on_the_way(&text), "{text}");
+            }
+        }
+        // Everything else keeps its objects raw, as the reference path does.
+        let raw = [
+            (create(&pod_kind(), &json!(null)), json!({})),
+            (
+                request(&pod_kind(), "UPDATE", &pod(&violating), Some(&pod(&compliant))),
+                json!({}),
+            ),
+            (
+                request(
+                    &deployment,
+                    "UPDATE",
+                    &template(&violating),
+                    Some(&template(&compliant)),
+                ),
+                mutate.clone(),
+            ),
+            (
+                create(&json!({"kind": "ConfigMap"}), &json!({"data": {}})),
+                json!({}),
+            ),
+            (request(&pod_kind(), "DELETE", &json!(null), None), json!({})),
+            // object before kind or operation
+            (
+                r#"{"object":{"spec":{"containers":[{"name":"a"}]}},"operation":"CREATE","kind":{"kind":"Pod"}}"#.to_string(),
+                json!({}),
+            ),
+            (
+                r#"{"kind":{"kind":"Pod"},"object":{"spec":{"containers":[{"name":"a"}]}},"operation":"CREATE"}"#.to_string(),
+                mutate.clone(),
+            ),
+        ];
+        for (request, settings) in &raw {
+            let text = payload(request, settings.clone());
+            same_as_reference(&text);
+            assert!(!read_on_the_way(&text), "{text}");
+        }
+        let no_request = json!({"settings": {}}).to_string();
+        assert_eq!(
+            same_as_reference(&no_request),
+            Verdict::reject("the validation payload has no request")
+        );
+    }
+
+    #[test]
+    fn what_one_pass_refuses_the_reference_path_names() {
+        let object = r#"{"spec":{"containers":[{"name":"a"}]}}"#;
+        let texts = [
+            // duplicate fields
+            format!(
+                r#"{{"request":{{"kind":{{"kind":"Pod"}},"operation":"CREATE","object":{object},"object":{object}}}}}"#
+            ),
+            format!(
+                r#"{{"request":{{"kind":{{"kind":"Pod"}},"operation":"CREATE","operation":"DELETE","object":{object}}}}}"#
+            ),
+            // a request given as an array of field values
+            format!(r#"{{"request":[{{"kind":"Pod"}},null,"CREATE",{object}]}}"#),
+            // duplicate container fields, trailing garbage, invalid JSON
+            r#"{"request":{"kind":{"kind":"Pod"},"operation":"CREATE","object":{"spec":{"containers":[{"name":"a","name":"b"}]}}}}"#.to_string(),
+            format!(
+                r#"{{"request":{{"kind":{{"kind":"Pod"}},"operation":"CREATE","object":{object}}}}} x"#
+            ),
+            r#"{"request":{"kind":{"kind":"Pod"},"operation":"CREATE","object":{"spec":{"containers":[{"name":tru}]}}}}"#.to_string(),
+            // a number a serde_json::Value cannot hold, in an object to mutate
+            r#"{"request":{"kind":{"kind":"Pod"},"operation":"CREATE","object":{"metadata":{"x":1e400},"spec":{"containers":[{"name":"a"}]}}},"settings":{"mutate":true}}"#.to_string(),
+        ];
+        for text in &texts {
+            same_as_reference(text);
+        }
+    }
+
+    #[test]
+    fn settings_are_reused_only_for_the_same_text() {
+        let request = create(
+            &pod_kind(),
+            &pod(&json!([{"name": "a", "securityContext": {"readOnlyRootFilesystem": true}}])),
+        );
+        let exempt = json!({"exemptContainers": ["a"], "requiredWritablePaths": ["/tmp"]});
+        let strict = json!({"requiredWritablePaths": ["/tmp"]});
+        for _ in 0..2 {
+            let accepted = evaluate_payload(payload(&request, exempt.clone()).as_bytes());
+            assert_eq!(accepted, Verdict::accept());
+            let rejected = evaluate_payload(payload(&request, strict.clone()).as_bytes());
+            assert!(matches!(rejected, Verdict::Reject { .. }), "{rejected:?}");
+            let invalid = evaluate_payload(payload(&request, json!({"mutate": "yes"})).as_bytes());
+            assert!(
+                matches!(&invalid, Verdict::Reject { message } if message.starts_with("invalid policy settings")),
+                "{invalid:?}"
+            );
+        }
+    }
+}

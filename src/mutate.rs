@@ -232,6 +232,23 @@ mod tests {
     }
 
     #[test]
+    fn numbers_in_unknown_fields_keep_their_exact_text() {
+        // Found by fuzzing: without serde_json's arbitrary_precision this
+        // integer came back as 8.088888888888889e124.
+        let big = "8088888888888888888888888888888888888888888888888888888888888888888888888888888888888888888888888888888888888888888888888880";
+        let payload = format!(
+            r#"{{"request":{{"kind":{{"group":"","kind":"Pod"}},"operation":"CREATE","object":{{"spec":{{"containers":[{{"name":"a"}}]}},"x":{big},"y":1.10}}}},"settings":{{"mutate":true}}}}"#
+        );
+        let crate::Verdict::Mutate { object, .. } = crate::evaluate_payload(payload.as_bytes())
+        else {
+            panic!("expected a mutation");
+        };
+        let text = serde_json::to_string(&object).unwrap();
+        assert!(text.contains(&format!(r#""x":{big}"#)), "{text}");
+        assert!(text.contains(r#""y":1.10"#), "{text}");
+    }
+
+    #[test]
     fn readable_names_when_they_fit() {
         let taken = HashSet::new();
         assert_eq!(injected_volume_name("app", "/tmp", &taken), "rw-app-tmp");

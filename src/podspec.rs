@@ -198,6 +198,10 @@ impl<'de: 'a, 'a> Deserialize<'de> for VolumeView<'a> {
 
 struct VolumeVisitor<'a>(std::marker::PhantomData<&'a ()>);
 
+/// A string borrowed from the input when it has no escapes.
+#[derive(Deserialize)]
+struct Borrowed<'a>(#[serde(borrow)] Cow<'a, str>);
+
 impl<'de: 'a, 'a> Visitor<'de> for VolumeVisitor<'a> {
     type Value = VolumeView<'a>;
 
@@ -210,9 +214,10 @@ impl<'de: 'a, 'a> Visitor<'de> for VolumeVisitor<'a> {
         // A volume without any source is defaulted to emptyDir by the API
         // server, so "nothing seen yet" starts as writable.
         let mut writability = VolumeWritability::Writable;
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        // Keys and the name are borrowed from the input unless escaped.
+        while let Some(Borrowed(key)) = map.next_key::<Borrowed<'de>>()? {
             if key == "name" {
-                name = Some(map.next_value::<Cow<'a, str>>()?);
+                name = Some(map.next_value::<Borrowed<'a>>()?.0);
             } else if READ_ONLY_VOLUME_TYPES.contains(&key.as_ref()) {
                 map.next_value::<IgnoredAny>()?;
                 writability = VolumeWritability::ReadOnlyType(key.into_owned());
