@@ -9,7 +9,8 @@
 //!
 //! Usage: `bench --policy policy.wasm --parse-only P --noop N
 //!         [--unoptimized U] [--iterations 2000] [--warmup 200] [--runs 3]
-//!         [--compiles 5] [--dump DIR] [--only TEXT]`
+//!         [--compiles 5] [--dump DIR] [--only TEXT] [--perf GUEST [--perf-calls N]]`
+//! (`BENCH_FUEL=1` also prints each guest's instruction count per case).
 
 mod payloads;
 mod rawhost;
