@@ -3,93 +3,11 @@
 //! host the way Kubewarden's engine runs it (the JSON patch is the engine's
 //! diff of request object vs mutated object).
 
-use policy_host::fixture_table::{Evaluator, Outcome, run_table};
-use policy_host::{AdmissionResponse, Policy};
-use readonly_rootfs_policy::Verdict;
-use serde_json::{Value, json};
+mod support;
+
+use policy_host::fixture_table::run_table;
 use std::cell::RefCell;
-use std::path::PathBuf;
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The pure core, called with the exact waPC payload.
-struct NativeCore;
-
-impl Evaluator for NativeCore {
-    fn evaluate(&self, request: &Value, settings: &Value) -> Outcome {
-        let payload = json!({"request": request, "settings": settings});
-        let bytes = serde_json::to_vec(&payload).expect("payload serialises");
-        match readonly_rootfs_policy::evaluate_payload(&bytes) {
-            Verdict::Accept { warnings } => Outcome::Accept { warnings },
-            Verdict::Reject { message } => Outcome::Reject { message },
-            Verdict::Mutate { object, warnings } => {
-                let patch = serde_json::to_value(json_patch::diff(&request["object"], &object))
-                    .expect("patch serialises");
-                Outcome::Mutate {
-                    object,
-                    patch: patch.as_array().cloned().unwrap_or_default(),
-                    warnings,
-                }
-            }
-        }
-    }
-
-    fn validate_settings(&self, settings: &Value) -> Result<(), String> {
-        readonly_rootfs_policy::settings::Settings::from_json(settings).map(|_| ())
-    }
-}
-
-/// The built module in the waPC host. A host error (trap, guest error) is
-/// turned into a rejection no case expects, so it fails the case.
-struct WasmModule(RefCell<Policy>);
-
-impl WasmModule {
-    fn host_error(&self, e: policy_host::HostError) -> String {
-        // A trap poisons the instance; start fresh for the next case.
-        let _ = self.0.borrow_mut().reset();
-        format!("<HOST ERROR, the module trapped or failed: {e}>")
-    }
-}
-
-impl Evaluator for WasmModule {
-    fn evaluate(&self, request: &Value, settings: &Value) -> Outcome {
-        let response = self.0.borrow().evaluate(request, settings);
-        match response {
-            Err(e) => Outcome::Reject {
-                message: self.host_error(e),
-            },
-            Ok(response) => outcome_of(response),
-        }
-    }
-
-    fn validate_settings(&self, settings: &Value) -> Result<(), String> {
-        let validation = self.0.borrow().validate_settings(settings);
-        match validation {
-            Ok(v) if v.valid => Ok(()),
-            Ok(v) => Err(v.message.unwrap_or_default()),
-            Err(e) => Err(self.host_error(e)),
-        }
-    }
-}
-
-fn outcome_of(response: AdmissionResponse) -> Outcome {
-    let warnings = response.warnings.clone().unwrap_or_default();
-    if !response.allowed {
-        return Outcome::Reject {
-            message: response.message().unwrap_or_default().to_string(),
-        };
-    }
-    if response.is_mutated() {
-        return Outcome::Mutate {
-            patch: response.patch_operations(),
-            object: response.mutated_object.clone().unwrap_or(Value::Null),
-            warnings,
-        };
-    }
-    Outcome::Accept { warnings }
-}
+use support::{NativeCore, WasmModule, load_policy, repo_root};
 
 #[test]
 fn fixture_table_native_core() {
@@ -101,14 +19,7 @@ fn fixture_table_native_core() {
 
 #[test]
 fn fixture_table_wasm_module() {
-    let wasm = repo_root().join("policy.wasm");
-    assert!(
-        wasm.exists(),
-        "{} is missing: run `make policy.wasm` (make test does) before cargo test",
-        wasm.display()
-    );
-    let policy = Policy::from_file(&wasm).expect("policy.wasm loads");
-    match run_table(&repo_root(), &WasmModule(RefCell::new(policy))) {
+    match run_table(&repo_root(), &WasmModule(RefCell::new(load_policy()))) {
         Ok(summary) => println!("policy.wasm: {summary:?}"),
         Err(failures) => panic!("{failures}"),
     }

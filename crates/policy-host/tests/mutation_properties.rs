@@ -44,106 +44,27 @@
 //! module. `PROPTEST_RNG_SEED` fixes the seed. A failure is shrunk and printed
 //! as the minimal request and settings with the violated invariants.
 
+mod support;
+
 use policy_host::fixture_table::{Evaluator, Outcome, check_mutation_invariants};
-use policy_host::{AdmissionResponse, Policy};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
-use readonly_rootfs_policy::Verdict;
 use readonly_rootfs_policy::mutate::injected_volume_name;
 use serde_json::{Map, Value, json};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
-use std::path::PathBuf;
 use std::time::Instant;
+use support::{HOST_ERROR, NativeCore, WasmModule};
 
 // ---------------------------------------------------------------------------
-// Evaluators (as in tests/fixture_table.rs)
+// Evaluators: tests/support/mod.rs
 // ---------------------------------------------------------------------------
 
-/// The pure core, called with the exact waPC payload.
-struct NativeCore;
-
-impl Evaluator for NativeCore {
-    fn evaluate(&self, request: &Value, settings: &Value) -> Outcome {
-        let payload = json!({"request": request, "settings": settings});
-        let bytes = serde_json::to_vec(&payload).expect("payload serialises");
-        match readonly_rootfs_policy::evaluate_payload(&bytes) {
-            Verdict::Accept { warnings } => Outcome::Accept { warnings },
-            Verdict::Reject { message } => Outcome::Reject { message },
-            Verdict::Mutate { object, warnings } => {
-                let patch = serde_json::to_value(json_patch::diff(&request["object"], &object))
-                    .expect("patch serialises");
-                Outcome::Mutate {
-                    object,
-                    patch: patch.as_array().cloned().unwrap_or_default(),
-                    warnings,
-                }
-            }
-        }
-    }
-
-    fn validate_settings(&self, settings: &Value) -> Result<(), String> {
-        readonly_rootfs_policy::settings::Settings::from_json(settings).map(|_| ())
-    }
-}
-
-/// Marks a host error (trap, guest error, invalid response) turned into a
-/// rejection: invariant I1 fails on it.
-const HOST_ERROR: &str = "<HOST ERROR";
 /// Marks a disagreement of policy.wasm with the native core (I10).
 const DISAGREEMENT: &str = "<I10 DISAGREEMENT";
-
-/// The built module in the waPC host, as Kubewarden's engine runs it.
-struct WasmModule(RefCell<Policy>);
-
-impl WasmModule {
-    fn host_error(&self, e: policy_host::HostError) -> String {
-        // A trap poisons the instance; start fresh for the next call.
-        let _ = self.0.borrow_mut().reset();
-        format!("{HOST_ERROR}, the module trapped or failed: {e}>")
-    }
-}
-
-impl Evaluator for WasmModule {
-    fn evaluate(&self, request: &Value, settings: &Value) -> Outcome {
-        let response = self.0.borrow().evaluate(request, settings);
-        match response {
-            Err(e) => Outcome::Reject {
-                message: self.host_error(e),
-            },
-            Ok(response) => outcome_of(response),
-        }
-    }
-
-    fn validate_settings(&self, settings: &Value) -> Result<(), String> {
-        let validation = self.0.borrow().validate_settings(settings);
-        match validation {
-            Ok(v) if v.valid => Ok(()),
-            Ok(v) => Err(v.message.unwrap_or_default()),
-            Err(e) => Err(self.host_error(e)),
-        }
-    }
-}
-
-fn outcome_of(response: AdmissionResponse) -> Outcome {
-    let warnings = response.warnings.clone().unwrap_or_default();
-    if !response.allowed {
-        return Outcome::Reject {
-            message: response.message().unwrap_or_default().to_string(),
-        };
-    }
-    if response.is_mutated() {
-        return Outcome::Mutate {
-            patch: response.patch_operations(),
-            object: response.mutated_object.clone().unwrap_or(Value::Null),
-            warnings,
-        };
-    }
-    Outcome::Accept { warnings }
-}
 
 // ---------------------------------------------------------------------------
 // The generated inputs
@@ -1647,14 +1568,7 @@ fn mutation_properties_native_core() {
 
 #[test]
 fn mutation_properties_wasm_module() {
-    let wasm = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../policy.wasm");
-    assert!(
-        wasm.exists(),
-        "{} is missing: run `make policy.wasm` (make test does) before cargo test",
-        wasm.display()
-    );
-    let policy = Policy::from_file(&wasm).expect("policy.wasm loads");
-    let wasm = WasmModule(RefCell::new(policy));
+    let wasm = WasmModule(RefCell::new(support::load_policy()));
     let cases = env_cases("PROPTEST_WASM_CASES")
         .or_else(|| env_cases("PROPTEST_CASES").map(|n| (n * 3 / 20).max(1)))
         .unwrap_or(300);

@@ -1,0 +1,105 @@
+//! Shared by the wasm-host tests: the two runners of the policy, the pure
+//! core natively and the built module in the waPC host.
+
+use policy_host::fixture_table::{Evaluator, Outcome};
+use policy_host::{AdmissionResponse, Policy};
+use readonly_rootfs_policy::Verdict;
+use serde_json::{Value, json};
+use std::cell::RefCell;
+use std::path::PathBuf;
+
+/// Marks a host error (trap, guest error, invalid response) turned into a
+/// rejection that no test expects.
+pub const HOST_ERROR: &str = "<HOST ERROR";
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The built `policy.wasm` in the waPC host; fails clearly if it is missing.
+pub fn load_policy() -> Policy {
+    let wasm = repo_root().join("policy.wasm");
+    assert!(
+        wasm.exists(),
+        "{} is missing: run `make policy.wasm` (make test does) before cargo test",
+        wasm.display()
+    );
+    Policy::from_file(&wasm).expect("policy.wasm loads")
+}
+
+/// The pure core, called with the exact waPC payload.
+pub struct NativeCore;
+
+impl Evaluator for NativeCore {
+    fn evaluate(&self, request: &Value, settings: &Value) -> Outcome {
+        let payload = json!({"request": request, "settings": settings});
+        let bytes = serde_json::to_vec(&payload).expect("payload serialises");
+        match readonly_rootfs_policy::evaluate_payload(&bytes) {
+            Verdict::Accept { warnings } => Outcome::Accept { warnings },
+            Verdict::Reject { message } => Outcome::Reject { message },
+            Verdict::Mutate { object, warnings } => {
+                let patch = serde_json::to_value(json_patch::diff(&request["object"], &object))
+                    .expect("patch serialises");
+                Outcome::Mutate {
+                    object,
+                    patch: patch.as_array().cloned().unwrap_or_default(),
+                    warnings,
+                }
+            }
+        }
+    }
+
+    fn validate_settings(&self, settings: &Value) -> Result<(), String> {
+        readonly_rootfs_policy::settings::Settings::from_json(settings).map(|_| ())
+    }
+}
+
+/// The built module in the waPC host. A host error (trap, guest error) is
+/// turned into a rejection no case expects, so it fails the case.
+pub struct WasmModule(pub RefCell<Policy>);
+
+impl WasmModule {
+    fn host_error(&self, e: policy_host::HostError) -> String {
+        // A trap poisons the instance; start fresh for the next case.
+        let _ = self.0.borrow_mut().reset();
+        format!("{HOST_ERROR}, the module trapped or failed: {e}>")
+    }
+}
+
+impl Evaluator for WasmModule {
+    fn evaluate(&self, request: &Value, settings: &Value) -> Outcome {
+        let response = self.0.borrow().evaluate(request, settings);
+        match response {
+            Err(e) => Outcome::Reject {
+                message: self.host_error(e),
+            },
+            Ok(response) => outcome_of(response),
+        }
+    }
+
+    fn validate_settings(&self, settings: &Value) -> Result<(), String> {
+        let validation = self.0.borrow().validate_settings(settings);
+        match validation {
+            Ok(v) if v.valid => Ok(()),
+            Ok(v) => Err(v.message.unwrap_or_default()),
+            Err(e) => Err(self.host_error(e)),
+        }
+    }
+}
+
+pub fn outcome_of(response: AdmissionResponse) -> Outcome {
+    let warnings = response.warnings.clone().unwrap_or_default();
+    if !response.allowed {
+        return Outcome::Reject {
+            message: response.message().unwrap_or_default().to_string(),
+        };
+    }
+    if response.is_mutated() {
+        return Outcome::Mutate {
+            patch: response.patch_operations(),
+            object: response.mutated_object.clone().unwrap_or(Value::Null),
+            warnings,
+        };
+    }
+    Outcome::Accept { warnings }
+}
