@@ -183,11 +183,79 @@ pub struct VolumeView<'a> {
 const READ_ONLY_VOLUME_TYPES: [&str; 5] =
     ["configMap", "secret", "downwardAPI", "projected", "image"];
 
-/// The one field of a storage volume source the policy reads.
+/// The one field of a storage volume source the policy reads: `readOnly`.
+/// Any other value under a key of the volume (a scalar or a list, as a field
+/// added by a newer Kubernetes might be) is skipped, not an error.
+struct SourceReadOnly(Option<bool>);
+
+impl<'de> Deserialize<'de> for SourceReadOnly {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(SourceReadOnlyVisitor)
+    }
+}
+
+struct SourceReadOnlyVisitor;
+
+/// Keys of a volume source, read without allocating (and whatever form
+/// serde_json gives them, including its private key for numbers).
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct VolumeSourceView {
-    read_only: Option<bool>,
+#[serde(field_identifier, rename_all = "camelCase")]
+enum SourceKey {
+    ReadOnly,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Visitor<'de> for SourceReadOnlyVisitor {
+    type Value = SourceReadOnly;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a volume source")
+    }
+
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+        let mut read_only = None;
+        while let Some(key) = map.next_key::<SourceKey>()? {
+            match key {
+                SourceKey::ReadOnly => read_only = map.next_value::<Option<bool>>()?,
+                SourceKey::Other => map.next_value::<IgnoredAny>().map(|_| ())?,
+            }
+        }
+        Ok(SourceReadOnly(read_only))
+    }
+
+    fn visit_seq<S: de::SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(SourceReadOnly(None))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(SourceReadOnly(None))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(SourceReadOnly(None))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(SourceReadOnly(None))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(SourceReadOnly(None))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(SourceReadOnly(None))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(SourceReadOnly(None))
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(SourceReadOnly(None))
+    }
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for VolumeView<'a> {
@@ -223,9 +291,9 @@ impl<'de: 'a, 'a> Visitor<'de> for VolumeVisitor<'a> {
                 writability = VolumeWritability::ReadOnlyType(key.into_owned());
             } else {
                 let source = map
-                    .next_value::<Option<VolumeSourceView>>()
+                    .next_value::<SourceReadOnly>()
                     .map_err(|e| de::Error::custom(format_args!("volume source {key}: {e}")))?;
-                let read_only = source.and_then(|s| s.read_only) == Some(true);
+                let read_only = source.0 == Some(true);
                 if read_only && writability == VolumeWritability::Writable {
                     writability = VolumeWritability::ReadOnlySource(key.into_owned());
                 }
@@ -245,6 +313,18 @@ mod tests {
 
     fn volume(v: serde_json::Value) -> VolumeWritability {
         VolumeView::deserialize(&v).unwrap().writability
+    }
+
+    #[test]
+    fn unknown_scalar_fields_of_a_volume_are_skipped() {
+        let v = json!({"name": "a", "emptyDir": {}, "futureField": "s", "futureList": [1], "futureNumber": 1.5});
+        assert_eq!(volume(v), VolumeWritability::Writable);
+        let text = r#"{"name":"a","csi":{"driver":"d","readOnly":true},"futureNumber":12345678901234567890123}"#;
+        let view: VolumeView = serde_json::from_str(text).unwrap();
+        assert_eq!(
+            view.writability,
+            VolumeWritability::ReadOnlySource("csi".into())
+        );
     }
 
     #[test]

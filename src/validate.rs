@@ -197,6 +197,10 @@ fn segments(path: &str) -> impl Iterator<Item = &str> {
 /// If a mount at `mount_path` covers `path`, the mount's depth in segments:
 /// `/app` covers `/app/cache` at depth 1; `/ap` does not cover `/app`.
 pub fn covering_depth(mount_path: &str, path: &str) -> Option<usize> {
+    // A mount without a path (which the API server rejects) covers nothing.
+    if mount_path.is_empty() {
+        return None;
+    }
     let mut path_segments = segments(path);
     let mut depth = 0;
     for mount_segment in segments(mount_path) {
@@ -375,6 +379,7 @@ mod tests {
         assert_eq!(covering_depth("/tmp/x", "/tmp"), None);
         assert_eq!(covering_depth("/", "/tmp"), Some(0));
         assert_eq!(covering_depth("/var//cache/", "/var/cache"), Some(2));
+        assert_eq!(covering_depth("", "/tmp"), None);
     }
 
     #[test]
