@@ -71,8 +71,14 @@ unit-tests: policy.wasm
 e2e-tests: annotated-policy.wasm host
 	bats e2e.bats
 
+# A bounded fuzzing smoke run of each cargo-fuzz target (20 s each, from the
+# committed corpus and regressions); long runs: see fuzz/smoke.sh.
+.PHONY: fuzz-smoke
+fuzz-smoke:
+	bash fuzz/smoke.sh
+
 .PHONY: test
-test: lint unit-tests e2e-tests
+test: lint unit-tests e2e-tests fuzz-smoke
 
 # wasm-opt (binaryen) for policy.wasm and the benchmark's guests: -Oz, with the
 # wasm features rustc 1.95 emits for wasm32-wasip1 (wasm-opt 108 cannot read
