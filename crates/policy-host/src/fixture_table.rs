@@ -44,6 +44,22 @@ pub enum Outcome {
     },
 }
 
+impl Outcome {
+    /// A mutation of `request`'s object, with the patch the engine computes:
+    /// `json_patch::diff` of the request object against the mutated one.
+    pub fn mutation(request: &Value, object: Value, warnings: Vec<String>) -> Outcome {
+        let patch = serde_json::to_value(json_patch::diff(&request["object"], &object))
+            .ok()
+            .and_then(|patch| patch.as_array().cloned())
+            .unwrap_or_default();
+        Outcome::Mutate {
+            object,
+            patch,
+            warnings,
+        }
+    }
+}
+
 /// Something that evaluates admission requests and settings like the policy.
 pub trait Evaluator {
     /// `request` is the AdmissionRequest (not the review).

@@ -1639,13 +1639,7 @@ fn properties_catch_broken_mutations() {
                     ..
                 } => {
                     (self.0)(request, &mut object);
-                    let patch = serde_json::to_value(json_patch::diff(&request["object"], &object))
-                        .expect("patch serialises");
-                    Outcome::Mutate {
-                        object,
-                        patch: patch.as_array().cloned().unwrap_or_default(),
-                        warnings,
-                    }
+                    Outcome::mutation(request, object, warnings)
                 }
                 other => other,
             }

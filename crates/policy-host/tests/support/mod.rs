@@ -37,15 +37,7 @@ impl Evaluator for NativeCore {
         match readonly_rootfs_policy::evaluate_payload(&bytes) {
             Verdict::Accept { warnings } => Outcome::Accept { warnings },
             Verdict::Reject { message } => Outcome::Reject { message },
-            Verdict::Mutate { object, warnings } => {
-                let patch = serde_json::to_value(json_patch::diff(&request["object"], &object))
-                    .expect("patch serialises");
-                Outcome::Mutate {
-                    object,
-                    patch: patch.as_array().cloned().unwrap_or_default(),
-                    warnings,
-                }
-            }
+            Verdict::Mutate { object, warnings } => Outcome::mutation(request, object, warnings),
         }
     }
 
