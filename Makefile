@@ -11,7 +11,16 @@ KWCTL := $(shell command -v kwctl 2>/dev/null)
 .PHONY: all
 all: policy.wasm
 
-policy.wasm: $(SOURCE_FILES)
+# Set-up on a fresh machine: the wasm target for building, and for testing
+# also clippy, rustfmt, nightly (fuzzing), bats, jq, wabt, binaryen and
+# docker-registry. Each is installed only if missing.
+.PHONY: deps-evaluate deps-test
+deps-evaluate:
+	@bash scripts/install-deps.sh evaluate
+deps-test:
+	@bash scripts/install-deps.sh test
+
+policy.wasm: $(SOURCE_FILES) | deps-evaluate
 	$(CARGO) build --locked --target $(WASM_TARGET) --release -p readonly-rootfs-policy
 	if command -v wasm-opt >/dev/null; then \
 	  wasm-opt $(WASM_OPT_FLAGS) target/$(WASM_TARGET)/release/readonly_rootfs_policy.wasm -o policy.wasm; \
@@ -78,7 +87,7 @@ fuzz-smoke:
 	bash fuzz/smoke.sh
 
 .PHONY: test
-test: lint unit-tests e2e-tests fuzz-smoke
+test: deps-test lint unit-tests e2e-tests fuzz-smoke
 
 # wasm-opt (binaryen) for policy.wasm and the benchmark's guests: -Oz, with the
 # wasm features rustc 1.95 emits for wasm32-wasip1 (wasm-opt 108 cannot read
