@@ -219,20 +219,12 @@ fn evaluate_source(request: &AdmissionRequest, settings: &Settings, source: Sour
         };
     }
     let is_update = request.operation.as_deref() == Some("UPDATE");
-    if !is_update {
-        return check(
-            request,
-            kind,
-            spec,
-            settings,
-            Scope::AllContainers,
-            Mutation::Full,
-            source,
-        );
-    }
-    match (kind, request.old_object) {
-        (CheckedKind::Pod, old) => {
-            let old_spec = match old.map(|o| read_pod_spec(o.get(), kind)) {
+    // Outlives the match: the scope borrows the old pod's container names.
+    let old_spec: Option<PodSpecView>;
+    let (scope, mutation) = match (is_update, kind, request.old_object) {
+        (false, _, _) => (Scope::AllContainers, Mutation::Full),
+        (true, CheckedKind::Pod, old) => {
+            old_spec = match old.map(|o| read_pod_spec(o.get(), kind)) {
                 Some(Ok(old_spec)) => old_spec,
                 Some(Err(e)) => {
                     return Verdict::reject(format!("the old Pod could not be read: {e}"));
@@ -250,44 +242,21 @@ fn evaluate_source(request: &AdmissionRequest, settings: &Settings, source: Sour
             } else {
                 Mutation::None
             };
-            check(
-                request,
-                kind,
-                spec,
-                settings,
-                Scope::NewContainers { old_names },
-                mutation,
-                source,
-            )
+            (Scope::NewContainers { old_names }, mutation)
         }
-        (_, Some(old)) => match request
+        (true, _, Some(old)) => match request
             .object
             .map(|new| template_unchanged(new.get(), old.get(), kind))
         {
-            Some(Ok(true)) => Verdict::accept(),
+            Some(Ok(true)) => return Verdict::accept(),
             // (No new object cannot happen here: it was read above.)
-            Some(Ok(false)) | None => check(
-                request,
-                kind,
-                spec,
-                settings,
-                Scope::AllContainers,
-                Mutation::Full,
-                source,
-            ),
-            Some(Err(e)) => Verdict::reject(e),
+            Some(Ok(false)) | None => (Scope::AllContainers, Mutation::Full),
+            Some(Err(e)) => return Verdict::reject(e),
         },
         // No old object to compare with: check as on CREATE (fail closed).
-        (_, None) => check(
-            request,
-            kind,
-            spec,
-            settings,
-            Scope::AllContainers,
-            Mutation::Full,
-            source,
-        ),
-    }
+        (true, _, None) => (Scope::AllContainers, Mutation::Full),
+    };
+    check(request, kind, spec, settings, scope, mutation, source)
 }
 
 /// What mutation may do for this request.
