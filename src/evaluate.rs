@@ -25,8 +25,11 @@ pub enum Verdict {
         object: Value,
         warnings: Vec<String>,
     },
+    /// Reject with this message. Warnings (subPath, remount) ride along:
+    /// the API server shows a webhook's warnings whatever its verdict.
     Reject {
         message: String,
+        warnings: Vec<String>,
     },
 }
 
@@ -40,6 +43,7 @@ impl Verdict {
     fn reject(message: impl Into<String>) -> Verdict {
         Verdict::Reject {
             message: message.into(),
+            warnings: Vec::new(),
         }
     }
 }
@@ -546,7 +550,7 @@ mod tests {
             assert!(matches!(rejected, Verdict::Reject { .. }), "{rejected:?}");
             let invalid = evaluate_payload(payload(&request, json!({"mutate": "yes"})).as_bytes());
             assert!(
-                matches!(&invalid, Verdict::Reject { message } if message.starts_with("invalid policy settings")),
+                matches!(&invalid, Verdict::Reject { message, .. } if message.starts_with("invalid policy settings")),
                 "{invalid:?}"
             );
         }

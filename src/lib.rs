@@ -19,7 +19,7 @@ pub fn encode_verdict(verdict: Verdict) -> Vec<u8> {
     let (accepted, message, mutated_object, warnings) = match verdict {
         Verdict::Accept { warnings } => (true, None, None, warnings),
         Verdict::Mutate { object, warnings } => (true, None, Some(object), warnings),
-        Verdict::Reject { message } => (false, Some(message), None, Vec::new()),
+        Verdict::Reject { message, warnings } => (false, Some(message), None, warnings),
     };
     let response = ValidationResponse {
         accepted,

@@ -10,17 +10,17 @@ use serde_json::Value;
 /// response is JSON whose `accepted` matches the verdict.
 pub fn check_verdict(verdict: &Verdict) {
     let accepted = match verdict {
-        Verdict::Reject { message } => {
+        Verdict::Reject { message, .. } => {
             assert!(!message.trim().is_empty(), "a Reject verdict has an empty message");
             false
         }
-        Verdict::Accept { warnings } | Verdict::Mutate { warnings, .. } => {
-            for w in warnings {
-                assert!(!w.trim().is_empty(), "empty warning");
-            }
-            true
-        }
+        Verdict::Accept { .. } | Verdict::Mutate { .. } => true,
     };
+    let (Verdict::Accept { warnings } | Verdict::Mutate { warnings, .. } | Verdict::Reject { warnings, .. }) =
+        verdict;
+    for w in warnings {
+        assert!(!w.trim().is_empty(), "empty warning");
+    }
     let encoded = encode_verdict(verdict.clone());
     let response: Value =
         serde_json::from_slice(&encoded).expect("encode_verdict produces JSON");

@@ -41,6 +41,7 @@ pub enum Outcome {
     },
     Reject {
         message: String,
+        warnings: Vec<String>,
     },
 }
 
@@ -229,7 +230,8 @@ fn run_case(
                 return Err("a reject case must give \"message\" fragments".into());
             }
             match &verdict {
-                Outcome::Reject { message } => {
+                Outcome::Reject { message, warnings } => {
+                    check_warnings(warnings, warning_fragments.as_deref())?;
                     let missing: Vec<&String> = fragments
                         .iter()
                         .filter(|f| !message.contains(f.as_str()))
@@ -342,7 +344,7 @@ fn load_fixture(root: &Path, file: &str) -> Result<Value, String> {
 fn describe(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Accept { warnings } => format!("accept, warnings {warnings:?}"),
-        Outcome::Reject { message } => format!("reject with message:\n{}", indent(message)),
+        Outcome::Reject { message, .. } => format!("reject with message:\n{}", indent(message)),
         Outcome::Mutate {
             patch, warnings, ..
         } => format!(

@@ -1112,7 +1112,7 @@ struct Tally {
 fn describe(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Accept { warnings } => format!("accept, warnings {warnings:?}"),
-        Outcome::Reject { message } => format!("reject: {message}"),
+        Outcome::Reject { message, .. } => format!("reject: {message}"),
         Outcome::Mutate {
             patch, warnings, ..
         } => format!(
@@ -1124,7 +1124,7 @@ fn describe(outcome: &Outcome) -> String {
 
 /// A host error (I1) or a wasm/native disagreement (I10).
 fn harness_error(outcome: &Outcome) -> bool {
-    matches!(outcome, Outcome::Reject { message }
+    matches!(outcome, Outcome::Reject { message, .. }
         if message.starts_with(HOST_ERROR) || message.starts_with(DISAGREEMENT))
 }
 
@@ -1211,7 +1211,7 @@ fn check_case(evaluator: &dyn Evaluator, case: &Case, tally: &Cell<Tally>) -> Re
     // I8: an explicit false on a checked container is rejected.
     if !facts.checked_false.is_empty() {
         match &outcome {
-            Outcome::Reject { message } => {
+            Outcome::Reject { message, .. } => {
                 t.explicit_false_rejects += 1;
                 for name in &facts.checked_false {
                     if !message.contains(&format!("\"{name}\"")) {
@@ -1589,6 +1589,7 @@ fn mutation_properties_wasm_module() {
                         describe(&wasm),
                         describe(&native)
                     ),
+                    warnings: Vec::new(),
                 }
             }
         }

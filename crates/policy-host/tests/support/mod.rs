@@ -36,7 +36,7 @@ impl Evaluator for NativeCore {
         let bytes = serde_json::to_vec(&payload).expect("payload serialises");
         match readonly_rootfs_policy::evaluate_payload(&bytes) {
             Verdict::Accept { warnings } => Outcome::Accept { warnings },
-            Verdict::Reject { message } => Outcome::Reject { message },
+            Verdict::Reject { message, warnings } => Outcome::Reject { message, warnings },
             Verdict::Mutate { object, warnings } => Outcome::mutation(request, object, warnings),
         }
     }
@@ -64,6 +64,7 @@ impl Evaluator for WasmModule {
         match response {
             Err(e) => Outcome::Reject {
                 message: self.host_error(e),
+                warnings: Vec::new(),
             },
             Ok(response) => outcome_of(response),
         }
@@ -84,6 +85,7 @@ pub fn outcome_of(response: AdmissionResponse) -> Outcome {
     if !response.allowed {
         return Outcome::Reject {
             message: response.message().unwrap_or_default().to_string(),
+            warnings,
         };
     }
     if response.is_mutated() {
