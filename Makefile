@@ -80,6 +80,14 @@ unit-tests: policy.wasm
 e2e-tests: annotated-policy.wasm host
 	bats e2e.bats
 
+# The annotated policy in Kubewarden's real policy-server (on the PATH; .ci/run
+# puts the engine from ../shared/engine there): AdmissionReviews over HTTP for
+# the fixtures, the examples' settings and the whole fixture table, then a
+# bounded load smoke. Skipped without policy-server, except in CI (CI=true).
+.PHONY: policy-server-tests
+policy-server-tests: annotated-policy.wasm
+	bats tests/policy-server.bats
+
 # A bounded fuzzing smoke run of each cargo-fuzz target (20 s each, from the
 # committed corpus and regressions); long runs: see fuzz/smoke.sh.
 .PHONY: fuzz-smoke
@@ -87,7 +95,7 @@ fuzz-smoke:
 	bash fuzz/smoke.sh
 
 .PHONY: test
-test: deps-test lint unit-tests e2e-tests fuzz-smoke
+test: deps-test lint unit-tests e2e-tests policy-server-tests fuzz-smoke
 
 # wasm-opt (binaryen) for policy.wasm and the benchmark's guests: -Oz, with the
 # wasm features rustc 1.95 emits for wasm32-wasip1 (wasm-opt 108 cannot read

@@ -22,9 +22,27 @@ command -v wasm-opt >/dev/null || missing+=(binaryen)
 # e2e.bats parses kwctl/policy-host output and compares JSON patches with jq.
 command -v jq >/dev/null || missing+=(jq)
 [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
+# tests/policy-server.bats talks HTTP with curl; its harness (python3) reads
+# the examples with PyYAML and applies JSON patches with jsonpatch.
+command -v curl >/dev/null || missing+=(curl)
+python_modules_missing=false
+if ! command -v python3 >/dev/null; then
+  missing+=(python3 python3-yaml python3-jsonpatch)
+elif ! python3 -c 'import yaml, jsonpatch' 2>/dev/null; then
+  # Debian's packages serve Debian's python3; another python3 first on the
+  # PATH (pyenv, say) gets them from PyPI below.
+  if [ "$(command -v python3)" = /usr/bin/python3 ]; then
+    missing+=(python3-yaml python3-jsonpatch)
+  else
+    python_modules_missing=true
+  fi
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=()
   [ "$(id -u)" -eq 0 ] || sudo=(sudo)
   "${sudo[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}"
+fi
+if [ "$python_modules_missing" = true ]; then
+  python3 -m pip install --quiet PyYAML jsonpatch
 fi
