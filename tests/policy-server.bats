@@ -32,8 +32,8 @@ setup_file() {
       echo "policy-server tests cannot run in CI, missing: ${missing[*]}" >&2
       return 1
     fi
-    export SKIP_REASON="skipped, missing: ${missing[*]}"
-    echo "# policy-server tests $SKIP_REASON" >&3
+    export SKIP_REASON="missing: ${missing[*]}"
+    echo "# policy-server tests skipped, $SKIP_REASON" >&3
     return 0
   fi
   [ -f "$MODULE" ] || { echo "$MODULE is missing: run \`make policy-server-tests\`" >&2; return 1; }
