@@ -666,6 +666,23 @@ EOF
   has_warning remount privileged-agent
 }
 
+@test "warnings come with a denial too: kubectl prints them above the error (issue 9)" {
+  create validate <<'EOF'
+apiVersion: v1
+kind: Pod
+metadata:
+  name: warned-and-denied
+spec:
+  containers:
+    - name: agent
+      image: registry.example.com/agent:1.0
+      securityContext:
+        privileged: true
+EOF
+  denied_by validate "Pod rejected by the read-only root filesystem policy (2 violations):"
+  has_warning remount agent
+}
+
 @test "a Pod with 30 non-compliant containers: the exact count, 20 lines and the rest summed up (issue 9)" {
   create validate <<<"$(jq -n '{apiVersion: "v1", kind: "Pod", metadata: {name: "crowd"},
     spec: {containers: [range(30) | {name: "c\(.)", image: "registry.example.com/app:1.0"}]}}')"
