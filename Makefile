@@ -88,6 +88,14 @@ e2e-tests: annotated-policy.wasm host
 policy-server-tests: annotated-policy.wasm
 	bats tests/policy-server.bats
 
+# kubectl against a real kube-apiserver (on the PATH; .ci/run unpacks
+# ../shared/cluster there) whose admission webhooks call policy-server with
+# annotated-policy.wasm (tests/cluster/). Skipped, saying what is missing,
+# without them, except in CI (CI=true).
+.PHONY: cluster-tests
+cluster-tests: $(if $(KWCTL),annotated-policy.wasm)
+	bats tests/cluster.bats
+
 # A bounded fuzzing smoke run of each cargo-fuzz target (20 s each, from the
 # committed corpus and regressions); long runs: see fuzz/smoke.sh.
 .PHONY: fuzz-smoke
@@ -95,7 +103,7 @@ fuzz-smoke:
 	bash fuzz/smoke.sh
 
 .PHONY: test
-test: deps-test lint unit-tests e2e-tests policy-server-tests fuzz-smoke
+test: deps-test lint unit-tests e2e-tests policy-server-tests cluster-tests fuzz-smoke
 
 # wasm-opt (binaryen) for policy.wasm and the benchmark's guests: -Oz, with the
 # wasm features rustc 1.95 emits for wasm32-wasip1 (wasm-opt 108 cannot read

