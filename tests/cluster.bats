@@ -41,7 +41,7 @@ setup_file() {
   local missing
   missing=$(missing_requirements)
   if [ -n "$missing" ]; then
-    local why="the API server tests need: $missing (scripts/install-deps.sh test installs etcd, kubectl and PyYAML; .ci/run puts ../shared/cluster and ../shared/engine on PATH)"
+    local why="missing: $missing (see docs/development.md, API server tests)"
     # bats 1.8 cannot skip from setup_file: each test skips in setup.
     [ "${CI:-}" != true ] || { echo "CI=true: $why" >&2; return 1; }
     export CLUSTER_SKIP=$why
