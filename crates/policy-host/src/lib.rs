@@ -24,13 +24,10 @@
 //! Everything the guest does wrong (trap, guest error, unparsable response)
 //! surfaces as a [`HostError`], so tests can assert that it never happens.
 //!
-//! Shipping, as kwctl does it: [`metadata`] (`kwctl annotate` / `kwctl inspect`:
-//! the `io.kubewarden.metadata` custom section) and [`oci`] (`kwctl push` /
-//! `kwctl pull`: the policy as an OCI artifact).
+//! Annotating, inspecting and distributing the policy is left to the real
+//! `kwctl` (`annotate`, `inspect`, `push`, `pull`); `e2e.bats` runs it.
 
 pub mod fixture_table;
-pub mod metadata;
-pub mod oci;
 
 use std::collections::BTreeMap;
 use std::fmt;

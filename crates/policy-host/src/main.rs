@@ -1,225 +1,145 @@
-//! `policy-host`: run the policy .wasm the way `kwctl` does, without kwctl.
+//! `policy-host`: run the policy .wasm the way `kwctl run` does, without kwctl.
 //!
-//! See `policy-host --help`.
+//! The fallback that lets `make evaluate` and `e2e.bats` work on a machine
+//! without kwctl. Annotating, inspecting and distributing the policy is
+//! kwctl's job (`make annotated-policy.wasm`, `kwctl push`/`pull`). See
+//! `policy-host --help`.
 
-use std::ffi::OsString;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::{Args, Parser, Subcommand};
 use policy_host::{AdmissionResponse, HostError, Policy, SettingsValidation};
 use serde_json::Value;
 
-mod ship;
-
-const USAGE: &str = "\
-policy-host: run a Kubewarden waPC policy (.wasm) like `kwctl run`, locally
-
-USAGE:
-    policy-host run [SETTINGS] -r|--request-path FILE POLICY.wasm
-        Validate the settings, then evaluate the request (an AdmissionReview or
-        a bare AdmissionRequest, JSON; FILE may be `-` for stdin) and print the
-        AdmissionResponse on one line, as kwctl does. Exit 0 when the request
-        was evaluated, whatever the verdict. Invalid settings: the settings
-        validation response on stdout, the error on stderr, exit 1. A guest
-        trap or error: an `internal server error` AdmissionResponse with code
-        500 on stdout, the error on stderr, exit 1.
-
-    policy-host validate-settings [SETTINGS] POLICY.wasm
-        Print {\"valid\":...,\"message\":...}. Exit 0 if valid, 1 if not.
-
-    policy-host samples DIR POLICY.wasm
-        Evaluate every DIR/*.json case, sorted by name. A case is
-        {\"description\": \"...\", \"settings\": {...}, \"request\": <AdmissionReview or request>}.
-        Print a readable block per case: ALLOWED / REJECTED / MUTATED (with
-        the decoded JSON patch) / SETTINGS INVALID. Exit 1 only on host errors.
-
-    policy-host protocol-version POLICY.wasm
-        Print the protocol version the policy reports.
-
-    policy-host annotate -m|--metadata-path metadata.yml [-u|--usage-path README.md]
-                         -o|--output-path OUT.wasm POLICY.wasm
-        Like `kwctl annotate`: read metadata.yml, ask the module for its
-        protocol version, validate the metadata as kwctl does, set the
-        io.kubewarden.policy.usage (README) and io.kubewarden.kwctl
-        annotations and write OUT.wasm: POLICY.wasm plus the metadata, as JSON,
-        in the `io.kubewarden.metadata` custom section.
-
-    policy-host inspect [-o|--output json|yaml] POLICY.wasm
-        Print the metadata embedded by `annotate` (JSON by default). Exit 1
-        when the module is not annotated.
-
-    policy-host push [-f|--force] [-o|--output text|json] POLICY.wasm REF
-        Like `kwctl push`: push the module to an OCI registry (REF such as
-        registry.example.com/policies/name:v1.0.0, `registry://` optional) as a
-        Kubewarden policy artifact, and print `REF@sha256:<manifest digest>`.
-        Refuses a module without metadata unless --force. Registries on
-        localhost/127.0.0.0/8/[::1] are spoken to over plain HTTP, others over
-        HTTPS; anonymous access only.
-
-    policy-host pull REF -o|--output-path FILE.wasm
-        Like `kwctl pull` to a file: fetch the artifact, check that its single
-        wasm layer matches the digest in the manifest and is a wasm module,
-        write it to FILE.wasm and print `REF@sha256:<manifest digest>`.
-
-SETTINGS (default: {}):
-    -s, --settings-path FILE    JSON file holding the settings object
-        --settings-json JSON    the settings object inline
-
-ENVIRONMENT:
-    POLICY_HOST_LOG=1           print the policy's log calls on stderr
-";
-
-/// A failure that ends the program with a message on stderr.
-pub(crate) enum Failure {
-    /// Bad command line: usage hint, exit 2 (like clap in kwctl).
-    Usage(String),
-    /// Anything else: `Error: ...`, exit 1 (like kwctl's anyhow main).
-    Error(String),
+/// Run a Kubewarden waPC policy (.wasm) like `kwctl run`, locally.
+#[derive(Parser)]
+#[command(name = "policy-host", version)]
+#[command(
+    after_help = "ENVIRONMENT:\n    POLICY_HOST_LOG=1    print the policy's log calls on stderr"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
 }
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate the settings, then evaluate the request and print the
+    /// AdmissionResponse on one line, as kwctl does.
+    ///
+    /// The request is an AdmissionReview or a bare AdmissionRequest (JSON).
+    /// Exit 0 when the request was evaluated, whatever the verdict. Invalid
+    /// settings: the settings validation response on stdout, the error on
+    /// stderr, exit 1. A guest trap or error: an `internal server error`
+    /// AdmissionResponse with code 500 on stdout, the error on stderr, exit 1.
+    Run {
+        #[command(flatten)]
+        settings: SettingsArgs,
+        /// File holding the request; `-` for stdin.
+        #[arg(short = 'r', long, value_name = "FILE")]
+        request_path: String,
+        /// The policy module.
+        #[arg(value_name = "POLICY.wasm")]
+        policy: PathBuf,
+    },
+    /// Print {"valid":...,"message":...}; exit 0 if valid, 1 if not.
+    ValidateSettings {
+        #[command(flatten)]
+        settings: SettingsArgs,
+        #[arg(value_name = "POLICY.wasm")]
+        policy: PathBuf,
+    },
+    /// Evaluate every DIR/*.json sample, sorted by name, and print a readable
+    /// block per sample (what `make evaluate` shows).
+    ///
+    /// A sample is {"description": "...", "settings": {...}, "request":
+    /// <AdmissionReview or request>, "expect": "ALLOWED|MUTATED|REJECTED"}.
+    /// Exit 1 on host errors and on a sample whose outcome is not the one it
+    /// expects.
+    Samples {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+        #[arg(value_name = "POLICY.wasm")]
+        policy: PathBuf,
+    },
+    /// Print the protocol version the policy reports.
+    ProtocolVersion {
+        #[arg(value_name = "POLICY.wasm")]
+        policy: PathBuf,
+    },
+}
+
+/// The policy settings, as kwctl takes them (default: `{}`).
+#[derive(Args)]
+struct SettingsArgs {
+    /// JSON file holding the settings object.
+    #[arg(
+        short = 's',
+        long,
+        value_name = "FILE",
+        conflicts_with = "settings_json"
+    )]
+    settings_path: Option<PathBuf>,
+    /// The settings object inline.
+    #[arg(long, value_name = "JSON")]
+    settings_json: Option<String>,
+}
+
+/// A failure that ends the program with `Error: ...` on stderr and exit 1
+/// (like kwctl's anyhow main).
+struct Failure(String);
 
 impl From<HostError> for Failure {
     fn from(e: HostError) -> Self {
-        Failure::Error(e.to_string())
+        Failure(e.to_string())
     }
 }
 
 fn main() -> ExitCode {
-    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
-    match run_cli(args) {
-        Ok(code) => code,
-        Err(Failure::Usage(msg)) => {
-            eprintln!("error: {msg}\n\n{USAGE}");
-            ExitCode::from(2)
-        }
-        Err(Failure::Error(msg)) => {
-            eprintln!("Error: {msg}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-#[derive(Default)]
-struct Args {
-    settings_path: Option<PathBuf>,
-    settings_json: Option<String>,
-    request_path: Option<String>,
-    positional: Vec<String>,
-}
-
-fn parse_args(args: &[String]) -> Result<Args, Failure> {
-    let mut out = Args::default();
-    let mut i = 0;
-    while i < args.len() {
-        let arg = &args[i];
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
-            _ => (arg.clone(), None),
-        };
-        let mut value = |name: &str| -> Result<String, Failure> {
-            if let Some(v) = inline.clone() {
-                return Ok(v);
-            }
-            i += 1;
-            args.get(i)
-                .cloned()
-                .ok_or_else(|| Failure::Usage(format!("{name} needs a value")))
-        };
-        match flag.as_str() {
-            "-s" | "--settings-path" => {
-                out.settings_path = Some(PathBuf::from(value("--settings-path")?))
-            }
-            "--settings-json" => out.settings_json = Some(value("--settings-json")?),
-            "-r" | "--request-path" => out.request_path = Some(value("--request-path")?),
-            "--" => {
-                out.positional.extend(args[i + 1..].iter().cloned());
-                break;
-            }
-            f if f.starts_with('-') && f != "-" => {
-                return Err(Failure::Usage(format!("unknown option {f}")));
-            }
-            _ => out.positional.push(arg.clone()),
-        }
-        i += 1;
-    }
-    if out.settings_path.is_some() && out.settings_json.is_some() {
-        return Err(Failure::Usage(
-            "'settings-path' and 'settings-json' cannot be used at the same time".into(),
-        ));
-    }
-    Ok(out)
-}
-
-fn run_cli(args: Vec<OsString>) -> Result<ExitCode, Failure> {
-    let args: Vec<String> = args
-        .into_iter()
-        .map(|a| {
-            a.into_string()
-                .map_err(|a| Failure::Usage(format!("argument is not UTF-8: {a:?}")))
-        })
-        .collect::<Result<_, _>>()?;
-    let Some((command, rest)) = args.split_first() else {
-        return Err(Failure::Usage("missing command".into()));
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run {
+            settings,
+            request_path,
+            policy,
+        } => cmd_run(&settings, &request_path, &policy),
+        Command::ValidateSettings { settings, policy } => cmd_validate_settings(&settings, &policy),
+        Command::Samples { dir, policy } => cmd_samples(&dir, &policy),
+        Command::ProtocolVersion { policy } => cmd_protocol_version(&policy),
     };
-    match command.as_str() {
-        "-h" | "--help" | "help" => {
-            print!("{USAGE}");
-            Ok(ExitCode::SUCCESS)
-        }
-        "run" => cmd_run(parse_args(rest)?),
-        "validate-settings" => cmd_validate_settings(parse_args(rest)?),
-        "samples" => cmd_samples(parse_args(rest)?),
-        "protocol-version" => {
-            let args = parse_args(rest)?;
-            let policy = load_policy(one_policy(&args.positional)?)?;
-            println!("{}", policy.protocol_version()?);
-            Ok(ExitCode::SUCCESS)
-        }
-        "annotate" => ship::annotate(rest),
-        "inspect" => ship::inspect(rest),
-        "push" => ship::push(rest),
-        "pull" => ship::pull(rest),
-        other => Err(Failure::Usage(format!("unknown command {other}"))),
-    }
+    result.unwrap_or_else(|Failure(message)| {
+        eprintln!("Error: {message}");
+        ExitCode::FAILURE
+    })
 }
 
-fn one_policy(positional: &[String]) -> Result<&str, Failure> {
-    match positional {
-        [policy] => Ok(policy),
-        [] => Err(Failure::Usage("missing POLICY.wasm".into())),
-        _ => Err(Failure::Usage(format!(
-            "unexpected arguments: {}",
-            positional[1..].join(" ")
-        ))),
-    }
-}
-
-fn load_policy(path: &str) -> Result<Policy, Failure> {
+fn load_policy(path: &Path) -> Result<Policy, Failure> {
     Ok(Policy::from_file(path)?)
 }
 
 /// Settings as kwctl reads them: `--settings-path` (kwctl reads YAML; here JSON,
 /// which is a subset), `--settings-json`, or `{}`.
-fn read_settings(args: &Args) -> Result<Value, Failure> {
+fn read_settings(args: &SettingsArgs) -> Result<Value, Failure> {
     let value = if let Some(path) = &args.settings_path {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Failure::Error(format!("Cannot open settings file {}: {e}", path.display()))
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Failure(format!("Cannot open settings file {}: {e}", path.display())))?;
         serde_json::from_str(&text).map_err(|e| {
-            Failure::Error(format!(
+            Failure(format!(
                 "Cannot parse settings file {} (policy-host reads JSON settings only): {e}",
                 path.display()
             ))
         })?
     } else if let Some(json) = &args.settings_json {
         serde_json::from_str(json)
-            .map_err(|e| Failure::Error(format!("Cannot parse settings JSON: {e}")))?
+            .map_err(|e| Failure(format!("Cannot parse settings JSON: {e}")))?
     } else {
         Value::Object(Default::default())
     };
     match value {
         Value::Object(_) | Value::Null => Ok(value),
-        _ => Err(Failure::Error(
+        _ => Err(Failure(
             "policy settings must be a JSON object or null".into(),
         )),
     }
@@ -230,14 +150,14 @@ fn read_request(path: &str) -> Result<Value, Failure> {
         let mut s = String::new();
         std::io::stdin()
             .read_to_string(&mut s)
-            .map_err(|e| Failure::Error(format!("cannot read the request from stdin: {e}")))?;
+            .map_err(|e| Failure(format!("cannot read the request from stdin: {e}")))?;
         s
     } else {
         std::fs::read_to_string(path)
-            .map_err(|e| Failure::Error(format!("cannot read request file {path}: {e}")))?
+            .map_err(|e| Failure(format!("cannot read request file {path}: {e}")))?
     };
     serde_json::from_str(&text)
-        .map_err(|e| Failure::Error(format!("cannot parse request file {path} as JSON: {e}")))
+        .map_err(|e| Failure(format!("cannot parse request file {path} as JSON: {e}")))
 }
 
 /// Settings validation as kwctl reports it: a guest failure becomes an invalid
@@ -267,19 +187,19 @@ fn print_settings_validation(v: &SettingsValidation) {
     );
 }
 
-fn cmd_run(args: Args) -> Result<ExitCode, Failure> {
-    let policy_path = one_policy(&args.positional)?;
-    let Some(request_path) = &args.request_path else {
-        return Err(Failure::Usage("missing --request-path FILE".into()));
-    };
-    let settings = read_settings(&args)?;
+fn cmd_run(
+    settings: &SettingsArgs,
+    request_path: &str,
+    policy_path: &Path,
+) -> Result<ExitCode, Failure> {
+    let settings = read_settings(settings)?;
     let request = read_request(request_path)?;
     let policy = load_policy(policy_path)?;
 
     let validation = settings_validation(&policy, &settings)?;
     if !validation.valid {
         print_settings_validation(&validation);
-        return Err(Failure::Error(format!(
+        return Err(Failure(format!(
             "Provided settings are not valid: {:?}",
             validation.message
         )));
@@ -310,9 +230,8 @@ fn request_uid(request: &Value) -> String {
         .unwrap_or_default()
 }
 
-fn cmd_validate_settings(args: Args) -> Result<ExitCode, Failure> {
-    let policy_path = one_policy(&args.positional)?;
-    let settings = read_settings(&args)?;
+fn cmd_validate_settings(settings: &SettingsArgs, policy_path: &Path) -> Result<ExitCode, Failure> {
+    let settings = read_settings(settings)?;
     let policy = load_policy(policy_path)?;
     let validation = settings_validation(&policy, &settings)?;
     print_settings_validation(&validation);
@@ -321,6 +240,12 @@ fn cmd_validate_settings(args: Args) -> Result<ExitCode, Failure> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn cmd_protocol_version(policy_path: &Path) -> Result<ExitCode, Failure> {
+    let policy = load_policy(policy_path)?;
+    println!("{}", policy.protocol_version()?);
+    Ok(ExitCode::SUCCESS)
 }
 
 // ---------------------------------------------------------------------------
@@ -336,18 +261,10 @@ struct Tally {
     errors: usize,
 }
 
-fn cmd_samples(args: Args) -> Result<ExitCode, Failure> {
-    let (dir, policy_path) = match args.positional.as_slice() {
-        [dir, policy] => (Path::new(dir), policy.as_str()),
-        _ => {
-            return Err(Failure::Usage(
-                "usage: policy-host samples DIR POLICY.wasm".into(),
-            ));
-        }
-    };
+fn cmd_samples(dir: &Path, policy_path: &Path) -> Result<ExitCode, Failure> {
     let mut cases: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| {
-            Failure::Error(format!(
+            Failure(format!(
                 "cannot read samples directory {}: {e}",
                 dir.display()
             ))
@@ -357,15 +274,13 @@ fn cmd_samples(args: Args) -> Result<ExitCode, Failure> {
         .collect();
     cases.sort();
     if cases.is_empty() {
-        return Err(Failure::Error(format!(
-            "no *.json sample in {}",
-            dir.display()
-        )));
+        return Err(Failure(format!("no *.json sample in {}", dir.display())));
     }
 
     let policy = load_policy(policy_path)?;
     println!(
-        "policy: {policy_path}  (protocol {})",
+        "policy: {}  (protocol {})",
+        policy_path.display(),
         policy.protocol_version()?
     );
     let mut tally = Tally::default();
