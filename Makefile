@@ -11,46 +11,56 @@ KWCTL := $(shell command -v kwctl 2>/dev/null)
 .PHONY: all
 all: policy.wasm
 
-# Set-up on a fresh machine: the wasm target for building, and for testing
-# also clippy, rustfmt, nightly (fuzzing), bats, jq, wabt, binaryen and
-# docker-registry. Each is installed only if missing.
+# Set-up on a fresh machine: the wasm target and binaryen (wasm-opt) for
+# building, and for testing also clippy, rustfmt, nightly (fuzzing), bats, jq,
+# wabt and docker-registry. Each is installed only if missing.
 .PHONY: deps-evaluate deps-test
 deps-evaluate:
 	@bash scripts/install-deps.sh evaluate
 deps-test:
 	@bash scripts/install-deps.sh test
 
+# One artifact: every path (make evaluate, make test, the release) ships
+# cargo's module through wasm-opt -Oz, so one commit gives one policy.wasm
+# (without wasm-opt the module is over the 350 KB size target).
 policy.wasm: $(SOURCE_FILES) | deps-evaluate
 	$(CARGO) build --locked --target $(WASM_TARGET) --release -p readonly-rootfs-policy
-	if command -v wasm-opt >/dev/null; then \
-	  wasm-opt $(WASM_OPT_FLAGS) target/$(WASM_TARGET)/release/readonly_rootfs_policy.wasm -o policy.wasm; \
-	else \
-	  cp target/$(WASM_TARGET)/release/readonly_rootfs_policy.wasm policy.wasm; \
-	fi
+	@command -v wasm-opt >/dev/null || { \
+	  echo "wasm-opt (binaryen) is missing: run scripts/install-deps.sh evaluate or apt-get install binaryen" >&2; exit 1; }
+	wasm-opt $(WASM_OPT_FLAGS) target/$(WASM_TARGET)/release/readonly_rootfs_policy.wasm -o policy.wasm
+	@echo "policy.wasm: $$(stat -c %s policy.wasm) bytes, sha256 $$(sha256sum policy.wasm | cut -d' ' -f1)"
 
 .PHONY: host
 host:
 	$(CARGO) build --locked -p policy-host
 
+# Annotating, inspecting and publishing are kwctl's (`.ci/run` puts the
+# engine from ../shared/engine on the PATH).
+.PHONY: need-kwctl
+need-kwctl:
+	@[ -n "$(KWCTL)" ] || { echo "kwctl is needed for this target and is not on the PATH (https://github.com/kubewarden/kwctl/releases)" >&2; exit 1; }
+
 # The annotated module carries metadata.yml and the README, as Kubewarden
-# expects of a published policy. Without kwctl the project's host writes the
-# same custom sections.
-annotated-policy.wasm: policy.wasm metadata.yml README.md
-ifneq ($(KWCTL),)
+# expects of a published policy; kwctl validates the metadata.
+annotated-policy.wasm: policy.wasm metadata.yml README.md | need-kwctl
 	kwctl annotate -m metadata.yml -u README.md -o annotated-policy.wasm policy.wasm
-else
-	$(CARGO) run --locked -q -p policy-host --bin policy-host -- annotate -m metadata.yml -u README.md -o annotated-policy.wasm policy.wasm
-endif
+
+.PHONY: inspect
+inspect: annotated-policy.wasm
+	kwctl inspect annotated-policy.wasm
+
+# make push OCI_REF=registry.example.com/policies/readonly-rootfs:v0.1.0
+# prints the immutable reference (pin its digest, not the tag).
+.PHONY: push
+push: annotated-policy.wasm
+	@[ -n "$(OCI_REF)" ] || { echo "usage: make push OCI_REF=HOST/REPOSITORY:TAG" >&2; exit 1; }
+	kwctl push -o json annotated-policy.wasm "registry://$(OCI_REF)"
 
 # Artifact Hub package file, derived from metadata.yml and questions-ui.yml by
-# kwctl. Without kwctl the committed file stays as it is (the consistency test,
-# crates/policy-host/tests/consistency.rs, checks that it agrees with both).
-artifacthub-pkg.yml: metadata.yml questions-ui.yml Cargo.toml
-ifneq ($(KWCTL),)
+# kwctl; e2e.bats fails when the committed file differs from what kwctl
+# generates (apart from createdAt).
+artifacthub-pkg.yml: metadata.yml questions-ui.yml Cargo.toml | need-kwctl
 	kwctl scaffold artifacthub --metadata-path metadata.yml --questions-path questions-ui.yml --output artifacthub-pkg.yml
-else
-	@echo "kwctl is needed to regenerate artifacthub-pkg.yml (kwctl scaffold artifacthub); keeping the committed file"
-endif
 
 # Build the policy and evaluate the sample requests in samples/ with it.
 .PHONY: evaluate
@@ -73,11 +83,12 @@ lint:
 unit-tests: policy.wasm
 	$(CARGO) test --locked --workspace
 
-# bats suite against annotated-policy.wasm: `kwctl run` when kwctl is
-# installed, else the project's host with the same flags; includes the OCI
-# push/pull round trip against a local docker-registry (skipped when absent).
+# bats suite: with kwctl, `kwctl run` on annotated-policy.wasm and on the
+# examples, kwctl annotate/inspect/push/pull against a local docker-registry
+# and kwctl scaffold artifacthub; without kwctl, the host's `run` on
+# policy.wasm, the kwctl tests skipped (failed with CI=true).
 .PHONY: e2e-tests
-e2e-tests: annotated-policy.wasm host
+e2e-tests: policy.wasm host $(if $(KWCTL),annotated-policy.wasm)
 	bats e2e.bats
 
 # The annotated policy in Kubewarden's real policy-server (on the PATH; .ci/run
@@ -85,7 +96,7 @@ e2e-tests: annotated-policy.wasm host
 # the fixtures, the examples' settings and the whole fixture table, then a
 # bounded load smoke. Skipped without policy-server, except in CI (CI=true).
 .PHONY: policy-server-tests
-policy-server-tests: annotated-policy.wasm
+policy-server-tests: $(if $(KWCTL),annotated-policy.wasm)
 	bats tests/policy-server.bats
 
 # kubectl against a real kube-apiserver (on the PATH; .ci/run unpacks

@@ -1,34 +1,43 @@
 #!/usr/bin/env bats
-# End-to-end tests of the annotated policy, run the way Kubewarden runs it.
+# End-to-end tests of the policy, run the way Kubewarden runs it.
 #
-# Written for kwctl: with `kwctl` on the PATH every request goes through
-# `kwctl run`, the registry test through `kwctl push` / `kwctl pull`. Without
-# kwctl the project's host (target/debug/policy-host, built by
-# `make e2e-tests`) is used with the same flags; it prints the same one-line
-# AdmissionResponse (uid, allowed, status.message, patchType/patch, warnings).
+# With `kwctl` on the PATH (`.ci/run` puts Kubewarden's own kwctl there from
+# ../shared/engine): every request goes through `kwctl run` on
+# annotated-policy.wasm, the examples/*.yaml policy resources are run as they
+# are by `kwctl run`, the module is inspected and pushed to / pulled from a
+# local registry with kwctl, and `kwctl scaffold artifacthub` must reproduce
+# artifacthub-pkg.yml.
 #
-# Nothing is built here: `make e2e-tests` builds annotated-policy.wasm and the
-# host first. Needs bats >= 1.5, jq and base64 (coreutils); the registry test
-# also needs /usr/bin/docker-registry (Debian's docker-registry package) and
-# skips without it.
+# Without kwctl (a user's machine): the request tests run policy.wasm through
+# the project's host (target/debug/policy-host run, same flags, same one-line
+# AdmissionResponse) and the kwctl tests are skipped, each saying why. With
+# CI=true nothing is skipped: a missing kwctl or docker-registry fails.
+#
+# Nothing is built here: `make e2e-tests` builds policy.wasm, the host and,
+# with kwctl, annotated-policy.wasm first. Needs bats >= 1.5, jq and base64
+# (coreutils); the registry test also needs /usr/bin/docker-registry
+# (Debian's docker-registry package).
 
 bats_require_minimum_version 1.5.0
 
-POLICY="annotated-policy.wasm"
 HOST="target/debug/policy-host"
 
 setup() {
   cd "$BATS_TEST_DIRNAME"
-  if command -v kwctl >/dev/null 2>&1; then
-    TOOL="kwctl"
-  else
-    TOOL="$HOST"
-  fi
-  [ -f "$POLICY" ] || fail_now "$POLICY is missing: run \`make e2e-tests\`"
-  [ -n "$TOOL" ] && { [ "$TOOL" = kwctl ] || [ -x "$HOST" ]; } ||
-    fail_now "$HOST is missing: run \`make e2e-tests\` (or install kwctl)"
   REGISTRY_PID=""
   WORK="$(mktemp -d)"
+  if command -v kwctl >/dev/null 2>&1; then
+    TOOL="kwctl"
+    POLICY="annotated-policy.wasm"
+  elif [ "${CI:-}" = true ]; then
+    fail_now "kwctl is not on the PATH; with CI=true the tests run under the real kwctl (.ci/run unpacks it from ../shared/engine)"
+  else
+    TOOL="$HOST"
+    POLICY="policy.wasm"
+  fi
+  [ -f "$POLICY" ] || fail_now "$POLICY is missing: run \`make e2e-tests\`"
+  [ "$TOOL" = kwctl ] || [ -x "$HOST" ] ||
+    fail_now "$HOST is missing: run \`make e2e-tests\` (or install kwctl)"
 }
 
 teardown() {
@@ -42,6 +51,13 @@ teardown() {
 fail_now() {
   echo "$*" >&2
   return 1
+}
+
+# require_kwctl: skip the test when kwctl is not the tool (never in CI,
+# where setup already failed).
+require_kwctl() {
+  [ "$TOOL" = kwctl ] ||
+    skip "kwctl is not on the PATH: this test needs the real kwctl (.ci/run unpacks it from ../shared/engine)"
 }
 
 # run_policy REQUEST.json [SETTINGS_JSON] [MODULE.wasm]
@@ -434,37 +450,200 @@ assert_patch() {
 }
 
 # ---------------------------------------------------------------------------
-# The annotated module
+# The examples, as kwctl runs a policy resource: its module and its settings
 # ---------------------------------------------------------------------------
 
-@test "annotated module carries the Kubewarden metadata" {
+# use_examples_store: a kwctl store (under $WORK) holding annotated-policy.wasm
+# as the module every example names (registry://ghcr.io/...:vX), so `kwctl run`
+# finds it there instead of fetching it; the example files run unchanged.
+use_examples_store() {
+  local module
+  export XDG_CACHE_HOME="$WORK/cache"
+  for module in $(sed -n 's/^ *module: *registry:\/\///p' examples/*.yaml | sort -u); do
+    mkdir -p "$XDG_CACHE_HOME/kubewarden/store/registry/$(dirname "$module")"
+    cp "$POLICY" "$XDG_CACHE_HOME/kubewarden/store/registry/$module"
+  done
+}
+
+# run_example EXAMPLE.yaml REQUEST.json: `kwctl run` on the example resource
+# (kwctl takes the settings from the file and ignores --settings-*).
+run_example() {
+  local example="examples/$1" request="$2"
+  [ -f "$example" ] || fail_now "$example does not exist"
+  [ -f "$request" ] || fail_now "request fixture $request does not exist"
+  run --separate-stderr kwctl run --request-path "$request" "$example"
+  response="$(printf '%s\n' "$output" | grep -m1 '^{.*"allowed"' || true)"
+}
+
+# with_jq FILTER REQUEST.json: prints the path of a copy of the fixture edited
+# by FILTER, in $WORK.
+with_jq() {
+  local out
+  out="$WORK/$(basename "$2" .json)-$RANDOM.json"
+  jq "$1" "$2" >"$out" || fail_now "jq $1 $2 failed"
+  echo "$out"
+}
+
+@test "examples: every example runs this version of the policy" {
+  require_kwctl
+  local version
+  version="$(sed -n 's/^ *io.kubewarden.policy.version: *//p' metadata.yml)"
+  run grep -L "module: registry://.*:v$version\$" examples/*.yaml
+  [ -z "$output" ] || fail_now "examples naming another module: $output"
+}
+
+@test "example cluster-policy-validate-pods.yaml: rejects, exempts the mesh sidecar by name and image, rejects debug containers" {
+  require_kwctl
+  use_examples_store
+  run_example cluster-policy-validate-pods.yaml test_data/pod_readonly_root_with_tmp_emptydir_accepted.json
+  assert_accepted
+  run_example cluster-policy-validate-pods.yaml test_data/pod_without_readonly_root_rejected.json
+  assert_rejected '- container "app" (spec.containers[0]): securityContext.readOnlyRootFilesystem is not set' \
+    'no writable volume is mounted at /tmp'
+  run_example cluster-policy-validate-pods.yaml test_data/pod_istio_proxy_sidecar_exempt.json
+  assert_accepted
+  run_example cluster-policy-validate-pods.yaml test_data/pod_spoofed_istio_proxy_name_rejected.json
+  assert_rejected '- container "istio-proxy" (spec.containers[1])'
+  run_example cluster-policy-validate-pods.yaml test_data/pod_ephemeralcontainers_add_debug_without_readonly.json
+  assert_rejected '- ephemeral container "debugger-x7k2p" (spec.ephemeralContainers[0])'
+}
+
+@test "example cluster-policy-validate-workloads.yaml: checks pod templates, never blocks scaling" {
+  require_kwctl
+  use_examples_store
+  run_example cluster-policy-validate-workloads.yaml test_data/deployment_readonly_root_accepted.json
+  assert_accepted
+  run_example cluster-policy-validate-workloads.yaml test_data/deployment_without_readonly_rejected.json
+  assert_rejected 'Deployment rejected' \
+    '- container "app" (spec.template.spec.containers[0]): securityContext.readOnlyRootFilesystem is not set'
+  run_example cluster-policy-validate-workloads.yaml test_data/cronjob_without_readonly_rejected.json
+  assert_rejected 'CronJob rejected' '(spec.jobTemplate.spec.template.spec.containers[0])'
+  run_example cluster-policy-validate-workloads.yaml test_data/deployment_update_scale_replicas_only_accepted.json
+  assert_accepted
+}
+
+@test "example cluster-policy-mutate-tmp.yaml: sets the flag, adds a 64Mi emptyDir at /tmp, still rejects an explicit false" {
+  require_kwctl
+  use_examples_store
+  run_example cluster-policy-mutate-tmp.yaml test_data/pod_without_readonly_root_rejected.json
+  assert_patch '[
+    {"op": "add", "path": "/spec/containers/0/securityContext/readOnlyRootFilesystem", "value": true},
+    {"op": "add", "path": "/spec/containers/0/volumeMounts/1", "value": {"mountPath": "/tmp", "name": "rw-app-tmp"}},
+    {"op": "add", "path": "/spec/volumes/1", "value": {"emptyDir": {"sizeLimit": "64Mi"}, "name": "rw-app-tmp"}}
+  ]'
+  # a workload's pod template is fixed at apply time
+  run_example cluster-policy-mutate-tmp.yaml test_data/deployment_without_readonly_rejected.json
+  assert_allowed
+  local patched_paths
+  patched_paths="$(field .patch | base64 -d | jq -r '.[].path' | tr '\n' ' ')"
+  [[ "$patched_paths" == *"/spec/template/spec/containers/0/securityContext/readOnlyRootFilesystem"* ]] ||
+    { show; fail_now "the Deployment's pod template is not fixed: $patched_paths"; }
+  run_example cluster-policy-mutate-tmp.yaml test_data/pod_readonly_root_false_rejected.json
+  assert_rejected 'securityContext.readOnlyRootFilesystem is explicitly false'
+  # a debug container gets the flag but no volume
+  run_example cluster-policy-mutate-tmp.yaml test_data/pod_ephemeralcontainers_add_debug_without_readonly.json
+  assert_patch '[
+    {"op": "add", "path": "/spec/ephemeralContainers/0/securityContext", "value": {"readOnlyRootFilesystem": true}}
+  ]'
+  run_example cluster-policy-mutate-tmp.yaml test_data/pod_readonly_root_with_tmp_emptydir_accepted.json
+  assert_accepted
+}
+
+@test "example cluster-policy-audit-mode.yaml: admits, logging what protect mode would reject" {
+  require_kwctl
+  use_examples_store
+  # `mode: monitor`: admitted, the would-be rejection only logged
+  run_example cluster-policy-audit-mode.yaml test_data/pod_without_readonly_root_rejected.json
+  assert_accepted
+  [[ "$stderr" == *"policy evaluation (monitor mode)"* ]] || { show; fail_now "no monitor-mode evaluation logged"; }
+  [[ "$stderr" == *"allowed: false"* ]] || { show; fail_now "the would-be rejection is not logged"; }
+  [[ "$stderr" == *'securityContext.readOnlyRootFilesystem is not set'* ]] ||
+    { show; fail_now "the logged rejection does not name the problem"; }
+  run_example cluster-policy-audit-mode.yaml test_data/pod_istio_proxy_sidecar_exempt.json
+  assert_accepted
+}
+
+@test "example namespaced-admission-policy.yaml: /tmp and /var/cache/app required, the team's debug image exempt" {
+  require_kwctl
+  use_examples_store
+  local pod both debug_team debug_other
+  pod=test_data/pod_readonly_root_with_tmp_emptydir_accepted.json
+  run_example namespaced-admission-policy.yaml "$pod"
+  assert_rejected 'no writable volume is mounted at /var/cache/app'
+  both="$(with_jq '.request.object.spec.volumes += [{"name": "app-cache", "emptyDir": {}}]
+    | .request.object.spec.containers[0].volumeMounts += [{"name": "app-cache", "mountPath": "/var/cache/app"}]' "$pod")"
+  run_example namespaced-admission-policy.yaml "$both"
+  assert_accepted
+  debug_team="$(with_jq '.request.object.spec.ephemeralContainers[0].image = "registry.example.com/team-a/debug/shell:1.0"' \
+    test_data/pod_ephemeralcontainers_add_debug_without_readonly.json)"
+  run_example namespaced-admission-policy.yaml "$debug_team"
+  assert_accepted
+  debug_other="$(with_jq '.request.object.spec.ephemeralContainers[0].image = "registry.example.com/team-b/debug/shell:1.0"' \
+    test_data/pod_ephemeralcontainers_add_debug_without_readonly.json)"
+  run_example namespaced-admission-policy.yaml "$debug_other"
+  assert_rejected '- ephemeral container "debugger-x7k2p" (spec.ephemeralContainers[0])'
+}
+
+# ---------------------------------------------------------------------------
+# The annotated module and its Artifact Hub package
+# ---------------------------------------------------------------------------
+
+@test "kwctl annotate: the module carries metadata.yml, the README and kwctl's version" {
+  require_kwctl
   if command -v wasm-objdump >/dev/null 2>&1; then
     run wasm-objdump -h "$POLICY"
     [ "$status" -eq 0 ]
     [[ "$output" == *'"io.kubewarden.metadata"'* ]] || { echo "$output"; fail_now "no metadata section"; }
   fi
-  run --separate-stderr "$TOOL" inspect -o yaml "$POLICY"
+  run --separate-stderr kwctl inspect -o yaml "$POLICY"
   [ "$status" -eq 0 ] || { show; fail_now "inspect failed"; }
-  [[ "$output" == *"protocolVersion: v1"* ]]
-  [[ "$output" == *"mutating: true"* ]]
-  [[ "$output" == *"pods/ephemeralcontainers"* ]]
-  [[ "$output" == *"io.kubewarden.policy.usage"* ]]
-  local version
+  local inspected="$output" version kwctl_version usage
+  [[ "$inspected" == *"protocolVersion: v1"* ]] || fail_now "no protocolVersion v1"
+  [[ "$inspected" == *"mutating: true"* ]] || fail_now "not mutating"
+  [[ "$inspected" == *"executionMode: kubewarden-wapc"* ]] || fail_now "not a waPC policy"
+  [[ "$inspected" == *"pods/ephemeralcontainers"* ]] || fail_now "no pods/ephemeralcontainers rule"
   version="$(sed -n 's/^ *io.kubewarden.policy.version: *//p' metadata.yml)"
-  [[ "$output" == *"io.kubewarden.policy.version: $version"* ]]
+  [[ "$inspected" == *"io.kubewarden.policy.version: $version"* ]] || fail_now "not version $version"
+  kwctl_version="$(kwctl --version 2>/dev/null | sed -n 's/^kwctl //p' | head -n1)"
+  [[ "$inspected" == *"io.kubewarden.kwctl: $kwctl_version"* ]] || fail_now "not annotated by kwctl $kwctl_version"
+  # The usage annotation (Artifact Hub's page) is README.md: the YAML block
+  # scalar, unindented, equals the file up to trailing blank lines.
+  usage="$(printf '%s\n' "$inspected" | awk '
+    /^  io.kubewarden.policy.usage: \|/ { inside = 1; next }
+    inside && /^    / { print substr($0, 5); next }
+    inside && /^$/ { print ""; next }
+    inside { exit }')"
+  [ "$usage" = "$(cat README.md)" ] || {
+    diff <(printf '%s\n' "$usage") README.md | head -20
+    fail_now "io.kubewarden.policy.usage differs from README.md"
+  }
+}
+
+@test "kwctl scaffold artifacthub reproduces artifacthub-pkg.yml (apart from createdAt)" {
+  require_kwctl
+  run --separate-stderr kwctl scaffold artifacthub --metadata-path metadata.yml \
+    --questions-path questions-ui.yml --output "$WORK/artifacthub-pkg.yml"
+  [ "$status" -eq 0 ] || { show; fail_now "kwctl scaffold artifacthub failed"; }
+  grep -q '^createdAt: ' "$WORK/artifacthub-pkg.yml" || fail_now "no createdAt in the generated file"
+  run diff <(grep -v '^createdAt: ' artifacthub-pkg.yml) <(grep -v '^createdAt: ' "$WORK/artifacthub-pkg.yml")
+  [ "$status" -eq 0 ] || {
+    echo "$output"
+    fail_now "artifacthub-pkg.yml is stale: run \`make artifacthub-pkg.yml\` and commit it"
+  }
 }
 
 # ---------------------------------------------------------------------------
 # OCI distribution against a real registry
 # ---------------------------------------------------------------------------
 
-# http_head PORT PATH [ACCEPT]: the response head of a plain HTTP request to
-# 127.0.0.1:PORT (bash /dev/tcp, no curl needed).
-http_head() {
-  local port="$1" path="$2" accept="${3:-*/*}"
+# http_request METHOD PORT PATH [ACCEPT]: the response (head, blank line,
+# body) of a plain HTTP/1.0 request to 127.0.0.1:PORT, CRs removed (bash
+# /dev/tcp, no curl needed).
+http_request() {
+  local method="$1" port="$2" path="$3" accept="${4:-*/*}"
   (
     exec 9<>"/dev/tcp/127.0.0.1/$port" || exit 1
-    printf 'HEAD %s HTTP/1.0\r\nHost: 127.0.0.1:%s\r\nAccept: %s\r\n\r\n' "$path" "$port" "$accept" >&9
+    printf '%s %s HTTP/1.0\r\nHost: 127.0.0.1:%s\r\nAccept: %s\r\n\r\n' "$method" "$path" "$port" "$accept" >&9
     timeout 5 cat <&9
   ) 2>/dev/null | tr -d '\r'
 }
@@ -497,7 +676,7 @@ EOF
     local i
     for i in $(seq 1 100); do
       if ! kill -0 "$REGISTRY_PID" 2>/dev/null; then break; fi
-      if http_head "$port" /v2/ | head -n1 | grep -q ' 200'; then
+      if http_request HEAD "$port" /v2/ | head -n1 | grep -q ' 200'; then
         REGISTRY_PORT="$port"
         return 0
       fi
@@ -511,44 +690,55 @@ EOF
   fail_now "docker-registry did not start"
 }
 
-@test "OCI: push to a real registry, pull back, identical bytes and digest, pulled module evaluates" {
-  [ -x /usr/bin/docker-registry ] ||
-    skip "docker-registry is not installed (apt-get install docker-registry); .ci/run installs it"
-  start_registry
-  local version ref pushed digest registry_digest
-  version="$(sed -n 's/^ *io.kubewarden.policy.version: *//p' metadata.yml)"
-  ref="127.0.0.1:$REGISTRY_PORT/policies/readonly-rootfs:v$version"
-
-  if [ "$TOOL" = kwctl ]; then
-    # kwctl speaks plain HTTP only to registries listed as insecure.
-    printf 'insecure_sources:\n  - "127.0.0.1:%s"\n' "$REGISTRY_PORT" >"$WORK/sources.yaml"
-    run --separate-stderr kwctl push --sources-path "$WORK/sources.yaml" -o json "$POLICY" "registry://$ref"
-  else
-    run --separate-stderr "$HOST" push -o json "$POLICY" "registry://$ref"
+@test "kwctl push/pull: a real registry serves the pushed digest, the pulled module is identical and evaluates" {
+  require_kwctl
+  if [ ! -x /usr/bin/docker-registry ]; then
+    [ "${CI:-}" != true ] ||
+      fail_now "docker-registry is not installed; with CI=true the registry test runs (make deps-test installs it)"
+    skip "docker-registry is not installed (apt-get install docker-registry; make deps-test installs it)"
   fi
+  start_registry
+  local version repository ref pushed digest manifest layer_digest
+  version="$(sed -n 's/^ *io.kubewarden.policy.version: *//p' metadata.yml)"
+  repository="127.0.0.1:$REGISTRY_PORT/policies/readonly-rootfs"
+  ref="$repository:v$version"
+  # kwctl speaks plain HTTP only to registries listed as insecure.
+  printf 'insecure_sources:\n  - "127.0.0.1:%s"\n' "$REGISTRY_PORT" >"$WORK/sources.yaml"
+
+  run --separate-stderr kwctl push --sources-path "$WORK/sources.yaml" -o json "$POLICY" "registry://$ref"
   [ "$status" -eq 0 ] || { show; fail_now "push failed"; }
+  # kwctl prints the repository and the manifest digest, without the tag.
   pushed="$(printf '%s\n' "$output" | grep -m1 '^{' | jq -r .immutable_ref)"
-  pushed="${pushed#registry://}"
-  [[ "$pushed" == "$ref@sha256:"* ]] || { show; fail_now "unexpected immutable ref: $pushed"; }
+  [[ "$pushed" =~ ^"$repository"@sha256:[0-9a-f]{64}$ ]] || { show; fail_now "unexpected immutable ref: $pushed"; }
   digest="${pushed##*@}"
 
-  # The registry serves the tag with the digest that push printed.
-  registry_digest="$(http_head "$REGISTRY_PORT" "/v2/policies/readonly-rootfs/manifests/v$version" \
-    'application/vnd.oci.image.manifest.v1+json' |
-    sed -n 's/^[Dd]ocker-[Cc]ontent-[Dd]igest: *//p')"
-  [ "$registry_digest" = "$digest" ] || fail_now "registry digest $registry_digest != pushed $digest"
+  # The registry serves the tag with that digest; the manifest's one layer is
+  # the module's bytes, and its annotations identify the policy.
+  manifest="$(http_request GET "$REGISTRY_PORT" "/v2/policies/readonly-rootfs/manifests/v$version" \
+    'application/vnd.oci.image.manifest.v1+json')"
+  [ "$(printf '%s\n' "$manifest" | sed -n 's/^[Dd]ocker-[Cc]ontent-[Dd]igest: *//p')" = "$digest" ] ||
+    { echo "$manifest"; fail_now "the registry serves another digest for v$version than $digest"; }
+  manifest="$(printf '%s\n' "$manifest" | sed '1,/^$/d')"
+  layer_digest="sha256:$(sha256sum "$POLICY" | cut -d' ' -f1)"
+  [ "$(jq -r '[.layers[].digest] | join(" ")' <<<"$manifest")" = "$layer_digest" ] ||
+    { echo "$manifest"; fail_now "the manifest's layer is not $POLICY ($layer_digest)"; }
+  [ "$(jq -r '.annotations["io.kubewarden.policy.version"]' <<<"$manifest")" = "$version" ] ||
+    { echo "$manifest"; fail_now "the manifest does not carry io.kubewarden.policy.version $version"; }
+  [ "$(jq -r '.annotations["io.kubewarden.policy.title"]' <<<"$manifest")" = readonly-rootfs ] ||
+    { echo "$manifest"; fail_now "the manifest does not carry io.kubewarden.policy.title"; }
+  [ "$(jq -r '.annotations["org.opencontainers.image.source"]' <<<"$manifest")" = \
+    "$(sed -n 's/^ *io.kubewarden.policy.source: *//p' metadata.yml)" ] ||
+    { echo "$manifest"; fail_now "the manifest's org.opencontainers.image.source is not io.kubewarden.policy.source"; }
 
-  # Pull by tag into a file: identical bytes.
-  if [ "$TOOL" = kwctl ]; then
-    run --separate-stderr kwctl pull --sources-path "$WORK/sources.yaml" -o "$WORK/pulled.wasm" "registry://$ref"
-  else
-    run --separate-stderr "$HOST" pull "registry://$ref" -o "$WORK/pulled.wasm"
-    [[ "$output" == *"$ref@$digest"* ]] || { show; fail_now "pull reports another digest"; }
-  fi
-  [ "$status" -eq 0 ] || { show; fail_now "pull failed"; }
-  cmp "$POLICY" "$WORK/pulled.wasm" || fail_now "pulled module differs from the pushed one"
+  # Pull by tag and by digest into files: identical bytes.
+  run --separate-stderr kwctl pull --sources-path "$WORK/sources.yaml" -o "$WORK/by-tag.wasm" "registry://$ref"
+  [ "$status" -eq 0 ] || { show; fail_now "pull by tag failed"; }
+  cmp "$POLICY" "$WORK/by-tag.wasm" || fail_now "the module pulled by tag differs from the pushed one"
+  run --separate-stderr kwctl pull --sources-path "$WORK/sources.yaml" -o "$WORK/by-digest.wasm" "registry://$pushed"
+  [ "$status" -eq 0 ] || { show; fail_now "pull by digest failed"; }
+  cmp "$POLICY" "$WORK/by-digest.wasm" || fail_now "the module pulled by digest differs from the pushed one"
 
   # The pulled module is the policy.
-  run_policy test_data/pod_without_readonly_root_rejected.json '{}' "$WORK/pulled.wasm"
+  run_policy test_data/pod_without_readonly_root_rejected.json '{}' "$WORK/by-digest.wasm"
   assert_rejected '- container "app" (spec.containers[0]): securityContext.readOnlyRootFilesystem is not set'
 }

@@ -6,7 +6,19 @@
 set -euo pipefail
 need=${1:-test}
 
+# apt_install PACKAGE...: install the Debian packages (with sudo when not root).
+apt_install() {
+  [ $# -gt 0 ] || return 0
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "$@"
+}
+
 rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
+# policy.wasm is always cargo's module through wasm-opt -Oz (binaryen): one
+# artifact whichever command builds it.
+command -v wasm-opt >/dev/null || apt_install binaryen
 [ "$need" = evaluate ] && exit 0
 
 rustup component list --installed | grep -q '^clippy' || rustup component add clippy
@@ -18,7 +30,6 @@ rustup run nightly rustc --version >/dev/null 2>&1 || rustup toolchain install n
 missing=()
 command -v bats >/dev/null || missing+=(bats)
 command -v wasm-objdump >/dev/null || missing+=(wabt)
-command -v wasm-opt >/dev/null || missing+=(binaryen)
 # e2e.bats parses kwctl/policy-host output and compares JSON patches with jq.
 command -v jq >/dev/null || missing+=(jq)
 [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
@@ -41,12 +52,7 @@ elif ! python3 -c 'import yaml, jsonpatch' 2>/dev/null; then
     python_modules_missing=true
   fi
 fi
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=()
-  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-  "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}"
-fi
+apt_install "${missing[@]}"
 if [ "$python_modules_missing" = true ]; then
   python3 -m pip install --quiet PyYAML jsonpatch
 fi
