@@ -1,0 +1,101 @@
+//! The `readonly-rootfs` command line: argument parsing only; the work is in
+//! the library (`readonly_rootfs_cli::run_check`).
+
+use clap::{Parser, Subcommand, ValueEnum};
+use readonly_rootfs_cli::config::SettingsSource;
+use readonly_rootfs_cli::{CheckOptions, OutputFormat, run_check};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The readonly-rootfs Kubewarden policy, run natively on Kubernetes
+/// manifests: containers must run with a read-only root filesystem and
+/// explicit writable volumes.
+#[derive(Parser)]
+#[command(name = "readonly-rootfs", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check manifests with the policy, as the cluster would on CREATE.
+    ///
+    /// Reads YAML or JSON manifests (multi-document YAML, `kind: List`),
+    /// evaluates every Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet,
+    /// Job, CronJob and ReplicationController as a CREATE with the same code
+    /// as the policy's wasm module, and reports any other object as not
+    /// checked. Documents are numbered from 1, List items from 0.
+    ///
+    /// Exit status: 0 when every checked object is accepted (or fixed), 1
+    /// when any is rejected (or cannot be fixed), 2 for usage errors,
+    /// invalid settings or unreadable input.
+    #[command(after_help = "Examples:\n  \
+        readonly-rootfs check --policy policy.yaml k8s/\n  \
+        helm template my-chart | readonly-rootfs check --settings settings.yaml -\n  \
+        readonly-rootfs check --settings settings.yaml --fix deploy.yaml > deploy.fixed.yaml")]
+    Check(CheckArgs),
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// YAML or JSON file with the policy's settings object.
+    #[arg(long, value_name = "FILE", conflicts_with = "policy")]
+    settings: Option<PathBuf>,
+
+    /// A Kubewarden ClusterAdmissionPolicy or AdmissionPolicy manifest
+    /// whose spec.settings are used (its rules and selectors are not:
+    /// every object of a checked kind is evaluated).
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+
+    /// Fix what the policy can fix: evaluate with `mutate: true` and print
+    /// every input document as YAML on stdout, in input order and key
+    /// order, fixed where possible; what cannot be fixed is printed
+    /// unchanged and reported on stderr. Comments and formatting are not
+    /// kept.
+    #[arg(long, conflicts_with = "output")]
+    fix: bool,
+
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    output: Output,
+
+    /// Files or directories (searched recursively for *.yaml, *.yml,
+    /// *.json), or - for standard input.
+    #[arg(value_name = "PATH", required = true)]
+    paths: Vec<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Output {
+    /// A line per object, the policy's message and warnings, a summary.
+    Text,
+    /// A JSON array with one record per object.
+    Json,
+}
+
+fn main() -> ExitCode {
+    let Command::Check(args) = Cli::parse().command;
+    let settings = match (&args.settings, &args.policy) {
+        (Some(file), _) => SettingsSource::File(file),
+        (None, Some(policy)) => SettingsSource::Policy(policy),
+        (None, None) => SettingsSource::Defaults,
+    };
+    let options = CheckOptions {
+        settings,
+        fix: args.fix,
+        output: match args.output {
+            Output::Text => OutputFormat::Text,
+            Output::Json => OutputFormat::Json,
+        },
+        paths: args.paths,
+    };
+    let status = run_check(
+        &options,
+        &mut std::io::stdin().lock(),
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    );
+    ExitCode::from(status)
+}
