@@ -62,6 +62,7 @@ pub fn run_check(
         mode,
         reports: Vec::new(),
         errors: Vec::new(),
+        notes: Vec::new(),
         fixed_yaml: String::new(),
     };
     for input in inputs::expand(&options.paths) {
@@ -70,7 +71,7 @@ pub fn run_check(
             Err(e) => run.errors.push(e),
         }
     }
-    for error in &run.errors {
+    for error in run.notes.iter().chain(&run.errors) {
         let _ = writeln!(stderr, "readonly-rootfs: {error}");
     }
     if let Err(e) = run.print(options.output, stdout, stderr) {
@@ -98,6 +99,8 @@ struct Run {
     reports: Vec<ObjectReport>,
     /// Input errors, each naming the file and document.
     errors: Vec<String>,
+    /// `--fix`: values whose meaning for kubectl the output may change.
+    notes: Vec<String>,
     /// `--fix`: every document read, fixed where the policy could.
     fixed_yaml: String,
 }
@@ -190,6 +193,11 @@ impl Run {
     }
 
     fn write_fixed(&mut self, at: Location, document: &Yaml) {
+        for (path, value, reading) in yaml::yaml_1_1_ambiguities(document) {
+            self.notes.push(at.error(&format!(
+                "warning: {path}: {value:?} is read as a string here; if it was not quoted, kubectl reads it as {reading} (YAML 1.1): check it in the output"
+            )));
+        }
         match serde_norway::to_string(document) {
             Ok(text) => {
                 if !self.fixed_yaml.is_empty() {

@@ -126,6 +126,72 @@ fn yaml_number(n: &serde_json::Number) -> Yaml {
     }
 }
 
+/// Strings in `value` whose YAML text kubectl reads differently: kubectl's
+/// reader follows YAML 1.1, where an unquoted `0644` is the octal number 420
+/// and an unquoted `yes`/`on`/`y` is a boolean; here (YAML 1.2) both are
+/// strings. The tree does not say whether the input quoted them, so a
+/// document written back may change their meaning for kubectl. Returns
+/// `(field path, value, what kubectl would read)`.
+pub fn yaml_1_1_ambiguities(value: &Yaml) -> Vec<(String, String, &'static str)> {
+    let mut found = Vec::new();
+    collect_ambiguities(value, &mut String::new(), &mut found);
+    found
+}
+
+fn collect_ambiguities(
+    value: &Yaml,
+    path: &mut String,
+    found: &mut Vec<(String, String, &'static str)>,
+) {
+    let len = path.len();
+    match value {
+        Yaml::String(s) => {
+            if let Some(reading) = yaml_1_1_reading(s) {
+                found.push((path.clone(), s.clone(), reading));
+            }
+        }
+        Yaml::Sequence(items) => {
+            for (i, item) in items.iter().enumerate() {
+                path.push_str(&format!("[{i}]"));
+                collect_ambiguities(item, path, found);
+                path.truncate(len);
+            }
+        }
+        Yaml::Mapping(map) => {
+            for (key, item) in map {
+                let key = key_text(key).unwrap_or_default();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(&key);
+                collect_ambiguities(item, path, found);
+                path.truncate(len);
+            }
+        }
+        Yaml::Tagged(tagged) => collect_ambiguities(&tagged.value, path, found),
+        _ => {}
+    }
+}
+
+/// What YAML 1.1 makes of `s` written unquoted, when that is not a string.
+fn yaml_1_1_reading(s: &str) -> Option<&'static str> {
+    const BOOLEANS: [&str; 16] = [
+        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off",
+        "OFF",
+    ];
+    let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
+    if BOOLEANS.contains(&s) {
+        Some("a boolean")
+    } else if digits.len() > 1
+        && digits.starts_with('0')
+        && digits.bytes().all(|b| b.is_ascii_digit())
+    {
+        Some("an octal number")
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +251,25 @@ mod tests {
         assert_eq!(to_json(&docs[0]).unwrap(), json!({"80": "http", "true": 1}));
         let (docs, _) = read_documents("a: !custom 1\n");
         assert!(to_json(&docs[0]).unwrap_err().contains("!custom"));
+    }
+
+    #[test]
+    fn strings_yaml_1_1_reads_otherwise_are_found_with_their_path() {
+        let (docs, _) = read_documents(
+            "spec:\n  volumes:\n  - configMap: {defaultMode: 0644}\n  x: [on, '1', 'no', \"0\", 007a]\n",
+        );
+        assert_eq!(
+            yaml_1_1_ambiguities(&docs[0]),
+            [
+                (
+                    "spec.volumes[0].configMap.defaultMode".to_string(),
+                    "0644".to_string(),
+                    "an octal number"
+                ),
+                ("spec.x[0]".to_string(), "on".to_string(), "a boolean"),
+                ("spec.x[2]".to_string(), "no".to_string(), "a boolean"),
+            ]
+        );
     }
 
     #[test]

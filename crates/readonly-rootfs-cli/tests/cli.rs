@@ -237,10 +237,8 @@ fn every_example_policy_gives_its_settings() {
             .find(|r| r["name"] == "legacy")
             .expect("the legacy Pod is reported");
         if settings["mutate"] == true {
-            assert_eq!(
-                with_policy.status, 1,
-                "{name}: the StatefulSet's init container"
-            );
+            // Everything in these manifests can be fixed: accepted with changes.
+            assert_eq!(with_policy.status, 0, "{name}");
             assert_eq!(legacy["allowed"], true, "{name}");
             assert!(
                 legacy["patch"].as_array().is_some_and(|p| !p.is_empty()),
@@ -477,4 +475,21 @@ fn help_says_that_fix_does_not_keep_comments() {
     for flag in ["--settings", "--policy", "--fix", "--output"] {
         assert!(out.stdout.contains(flag), "{flag}");
     }
+}
+
+#[test]
+fn fix_warns_about_values_that_kubectl_may_read_otherwise() {
+    let out = run(&["check", "--fix", "yaml-1.1.yaml"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stderr,
+        "readonly-rootfs: yaml-1.1.yaml: document 1: warning: metadata.annotations.example.com/enabled: \"on\" is read as a string here; if it was not quoted, kubectl reads it as a boolean (YAML 1.1): check it in the output\n\
+         readonly-rootfs: yaml-1.1.yaml: document 1: warning: spec.volumes[0].configMap.defaultMode: \"0644\" is read as a string here; if it was not quoted, kubectl reads it as an octal number (YAML 1.1): check it in the output\n\
+         1 object: 1 accepted\n"
+    );
+    assert!(
+        out.stdout.contains("defaultMode: '0644'\n"),
+        "{}",
+        out.stdout
+    );
 }
