@@ -3,7 +3,6 @@
 # directory of generated manifests (default 1,000 files, one object each:
 # Deployments, Pods, StatefulSets, Jobs and CronJobs with 1-3 containers,
 # half of them compliant, a tenth of other kinds that are not checked).
-# (pod_spec writes at the depth of a workload's template spec.)
 # Usage: bench.sh BINARY [FILES]. Not part of `make test`; `make cli-bench`.
 set -euo pipefail
 bin=$1
@@ -22,6 +21,7 @@ container() { # name, compliant (1/0)
   fi
 }
 
+# A pod spec at the depth of a workload's template spec (6 spaces).
 pod_spec() { # containers, compliant
   printf '      containers:\n'
   for c in $(seq 1 "$1"); do container "c$c" "$2"; done
@@ -52,25 +52,26 @@ manifest() { # index
   esac
 }
 
-for i in $(seq 1 "$files"); do manifest "$i" > "$dir/manifest-$i.yaml"; done
+mkdir "$dir/manifests"
+for i in $(seq 1 "$files"); do manifest "$i" > "$dir/manifests/manifest-$i.yaml"; done
 printf 'requiredWritablePaths: ["/tmp"]\n' > "$dir/settings.yaml"
 
 # Every manifest must be read and checked: count from the JSON report.
-"$bin" check --settings "$dir/settings.yaml" --output json "$dir" > "$dir/report.json" || [ $? = 1 ]
+"$bin" check --settings "$dir/settings.yaml" --output json "$dir/manifests" > "$dir/report.json" || [ $? = 1 ]
 checked=$(jq '[.[] | select(.checked)] | length' "$dir/report.json")
 rejected=$(jq '[.[] | select(.allowed | not)] | length' "$dir/report.json")
-echo "$files files, $checked objects checked ($rejected rejected), $(du -sh "$dir" | cut -f1) of YAML"
+echo "$files files, $checked objects checked ($rejected rejected), $(cat "$dir"/manifests/* | wc -c) bytes of YAML"
 
 if command -v hyperfine >/dev/null; then
   hyperfine --warmup 2 --runs 10 -i --export-json "$dir/times.json" \
-    -n check "$bin check --settings $dir/settings.yaml $dir" \
-    -n fix "$bin check --fix --settings $dir/settings.yaml $dir"
+    -n check "$bin check --settings $dir/settings.yaml $dir/manifests" \
+    -n fix "$bin check --fix --settings $dir/settings.yaml $dir/manifests"
   jq -r --argjson n "$checked" '.results[] |
     "\(.command): mean \(.mean * 1000 | floor) ms ± \(.stddev * 1000 | floor) ms, \($n / .mean | floor) objects checked per second"' \
     "$dir/times.json"
 else
   start=$(date +%s%N)
-  for _ in 1 2 3 4 5; do "$bin" check --settings "$dir/settings.yaml" "$dir" > /dev/null || true; done
+  for _ in 1 2 3 4 5; do "$bin" check --settings "$dir/settings.yaml" "$dir/manifests" > /dev/null || true; done
   end=$(date +%s%N)
   echo "check: mean $(( (end - start) / 5000000 )) ms, $(( checked * 5 * 1000000000 / (end - start) )) objects checked per second"
 fi
