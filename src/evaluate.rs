@@ -12,7 +12,7 @@ use crate::validate::{self, Scope};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::rc::Rc;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -235,18 +235,19 @@ fn evaluate_source(request: &AdmissionRequest, settings: &Settings, source: Sour
                 }
                 None => None,
             };
-            let old_names: HashSet<&str> = old_spec
+            let old_images: HashMap<&str, Option<&str>> = old_spec
                 .as_ref()
-                .map(|s| s.container_names().collect())
+                .map(|s| s.container_images().collect())
                 .unwrap_or_default();
-            // Only new debug containers can appear on a Pod update, and only
-            // through this subresource may the policy edit them.
+            // New debug containers may only be edited through this
+            // subresource; a container whose image changed never (its
+            // securityContext cannot change on a running pod).
             let mutation = if request.sub_resource.as_deref() == Some("ephemeralcontainers") {
                 Mutation::RootFilesystemOnly
             } else {
                 Mutation::None
             };
-            (Scope::NewContainers { old_names }, mutation)
+            (Scope::PodUpdate { old_images }, mutation)
         }
         (true, _, Some(old)) => match request
             .object
@@ -281,21 +282,22 @@ fn check(
     mutation: Mutation,
     source: Source,
 ) -> Verdict {
+    let warnings = validate::warnings(spec, settings, &scope, kind.pod_spec_field());
     // Most requests comply: say so without collecting findings.
     if validate::all_compliant(spec, settings, &scope) {
-        return Verdict::accept();
+        return Verdict::Accept { warnings };
     }
     let findings = validate::inspect(spec, settings, &scope);
     if findings.iter().all(validate::Finding::is_compliant) {
-        return Verdict::accept();
+        return Verdict::Accept { warnings };
     }
     if !settings.mutate || mutation == Mutation::None {
         let violations = validate::violations(&findings);
-        return reject_violations(kind, &violations);
+        return reject_violations(kind, &violations, warnings);
     }
     let plan = mutate::plan(&findings, spec, mutation == Mutation::Full);
     if !plan.unfixable.is_empty() {
-        return reject_violations(kind, &plan.unfixable);
+        return reject_violations(kind, &plan.unfixable, warnings);
     }
     let mut object: Value = match source {
         Source::Raw => {
@@ -328,20 +330,20 @@ fn check(
         &plan.fixes,
         &settings.writable_volume,
     ) {
-        Ok(()) => Verdict::Mutate {
-            object,
-            warnings: Vec::new(),
-        },
+        Ok(()) => Verdict::Mutate { object, warnings },
         Err(e) => Verdict::reject(e),
     }
 }
 
-fn reject_violations(kind: CheckedKind, violations: &[validate::Violation]) -> Verdict {
-    Verdict::reject(validate::rejection_message(
-        kind.kind_name(),
-        kind.pod_spec_field(),
-        violations,
-    ))
+fn reject_violations(
+    kind: CheckedKind,
+    violations: &[validate::Violation],
+    warnings: Vec<String>,
+) -> Verdict {
+    Verdict::Reject {
+        message: validate::rejection_message(kind.kind_name(), kind.pod_spec_field(), violations),
+        warnings,
+    }
 }
 
 /// Whether a workload UPDATE leaves the pod template as it was.

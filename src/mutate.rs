@@ -33,6 +33,12 @@ pub fn plan(findings: &[Finding], spec: &PodSpecView, may_add_volumes: bool) -> 
     let mut plan = MutationPlan::default();
     let mut taken = names_in_use(spec);
     for finding in findings {
+        // A running container's securityContext and volumes cannot change.
+        if finding.image_change.is_some() {
+            plan.unfixable
+                .extend(crate::validate::violations(std::slice::from_ref(finding)));
+            continue;
+        }
         let mut fix = ContainerFix {
             list: finding.list,
             index: finding.index,

@@ -37,15 +37,26 @@ pub struct ContainerView<'a> {
     pub name: Cow<'a, str>,
     #[serde(borrow)]
     pub image: Option<Cow<'a, str>>,
-    pub security_context: Option<Object<SecurityContextView>>,
+    #[serde(borrow)]
+    pub security_context: Option<Object<SecurityContextView<'a>>>,
     #[serde(borrow)]
     pub volume_mounts: Option<Vec<Object<VolumeMountView<'a>>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SecurityContextView {
+pub struct SecurityContextView<'a> {
     pub read_only_root_filesystem: Option<bool>,
+    /// With `capabilities.add`, what lets a container remount its root.
+    pub privileged: Option<bool>,
+    #[serde(borrow)]
+    pub capabilities: Option<Object<CapabilitiesView<'a>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CapabilitiesView<'a> {
+    #[serde(borrow)]
+    pub add: Option<Vec<Cow<'a, str>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -56,6 +67,10 @@ pub struct VolumeMountView<'a> {
     #[serde(borrow, default)]
     pub mount_path: Cow<'a, str>,
     pub read_only: Option<bool>,
+    #[serde(borrow)]
+    pub sub_path: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub sub_path_expr: Option<Cow<'a, str>>,
 }
 
 /// A view that only deserializes from a JSON object. serde's derived
@@ -152,11 +167,13 @@ impl<'a> PodSpecView<'a> {
         self.volumes().iter().find(|v| v.name == name)
     }
 
-    /// Names of every container in every list.
-    pub fn container_names(&self) -> impl Iterator<Item = &str> {
-        ContainerList::ALL
-            .into_iter()
-            .flat_map(|list| self.list(list).iter().map(|c| c.name.as_ref()))
+    /// Name and image of every container in every list.
+    pub fn container_images(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
+        ContainerList::ALL.into_iter().flat_map(|list| {
+            self.list(list)
+                .iter()
+                .map(|c| (c.name.as_ref(), c.image.as_deref()))
+        })
     }
 }
 
@@ -362,7 +379,10 @@ mod tests {
         let spec: PodSpecView = serde_json::from_str(text).unwrap();
         assert_eq!(spec.list(ContainerList::Containers).len(), 1);
         assert!(!spec.is_windows());
-        assert_eq!(spec.container_names().collect::<Vec<_>>(), vec!["a"]);
+        assert_eq!(
+            spec.container_images().collect::<Vec<_>>(),
+            vec![("a", Some("i"))]
+        );
     }
 
     #[test]

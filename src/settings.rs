@@ -5,35 +5,63 @@
 use serde_json::{Map, Value};
 
 /// The keys `validate_settings` accepts, in documentation order.
-pub const SETTING_KEYS: [&str; 5] = [
+pub const SETTING_KEYS: [&str; 7] = [
     "requiredWritablePaths",
     "exemptContainers",
     "exemptEphemeralContainers",
     "mutate",
     "writableVolume",
+    "containerWritablePaths",
+    "warnSubPathMounts",
 ];
 
 const WRITABLE_VOLUME_KEYS: [&str; 2] = ["medium", "sizeLimit"];
 const EXEMPTION_KEYS: [&str; 2] = ["name", "image"];
+const RULE_KEYS: [&str; 3] = ["name", "image", "paths"];
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// Absolute, normalised (no trailing slash) paths every checked regular
     /// and init container must be able to write to.
     pub required_writable_paths: Vec<String>,
-    pub exempt_containers: Vec<Exemption>,
+    pub exempt_containers: Vec<ContainerSelector>,
     pub exempt_ephemeral_containers: bool,
     pub mutate: bool,
     pub writable_volume: WritableVolume,
+    /// More required writable paths for the containers each rule selects.
+    pub container_writable_paths: Vec<WritablePathRule>,
+    pub warn_sub_path_mounts: bool,
 }
 
-/// A container the policy leaves alone. When both `name` and `image` are
-/// set, both must match: that is what stops a pod from exempting itself by
-/// naming a container like a trusted sidecar.
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            required_writable_paths: Vec::new(),
+            exempt_containers: Vec::new(),
+            exempt_ephemeral_containers: false,
+            mutate: false,
+            writable_volume: WritableVolume::default(),
+            container_writable_paths: Vec::new(),
+            warn_sub_path_mounts: true,
+        }
+    }
+}
+
+/// Which containers an exemption or a writable-path rule applies to. When
+/// both `name` and `image` are set, both must match: that is what stops a
+/// pod from exempting itself by naming a container like a trusted sidecar.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Exemption {
+pub struct ContainerSelector {
     pub name: Option<String>,
     pub image: Option<ImagePattern>,
+}
+
+/// A `containerWritablePaths` rule: the containers it selects must be able
+/// to write to each of `paths` (absolute, normalised, unique).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WritablePathRule {
+    pub selector: ContainerSelector,
+    pub paths: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +79,7 @@ pub struct WritableVolume {
     pub size_limit: Option<String>,
 }
 
-impl Exemption {
+impl ContainerSelector {
     pub fn matches(&self, container_name: &str, container_image: Option<&str>) -> bool {
         let name_matches = self.name.as_deref().is_none_or(|n| n == container_name);
         let image_matches = match &self.image {
@@ -60,6 +88,21 @@ impl Exemption {
         };
         name_matches && image_matches
     }
+
+    /// How a rejection message names the selector: `image "nginx*"`,
+    /// `name "web" and image "nginx*"`.
+    pub fn describe(&self) -> String {
+        let name = self.name.as_deref().map(|n| format!("name {}", quote(n)));
+        let image = self
+            .image
+            .as_ref()
+            .map(|i| format!("image {}", quote(&i.to_string())));
+        match (name, image) {
+            (Some(name), Some(image)) => format!("{name} and {image}"),
+            (Some(one), None) | (None, Some(one)) => one,
+            (None, None) => "every container".to_string(),
+        }
+    }
 }
 
 impl ImagePattern {
@@ -67,6 +110,16 @@ impl ImagePattern {
         match self {
             ImagePattern::Exact(exact) => image == exact,
             ImagePattern::Prefix(prefix) => image.starts_with(prefix.as_str()),
+        }
+    }
+}
+
+/// The pattern as written in the settings.
+impl std::fmt::Display for ImagePattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            ImagePattern::Exact(exact) => f.write_str(exact),
+            ImagePattern::Prefix(prefix) => write!(f, "{prefix}*"),
         }
     }
 }
@@ -93,7 +146,7 @@ impl Settings {
         reject_unknown_keys(map, &SETTING_KEYS, "")?;
         let mut settings = Settings::default();
         if let Some(v) = present(map, "requiredWritablePaths") {
-            settings.required_writable_paths = parse_paths(v)?;
+            settings.required_writable_paths = parse_paths(v, "requiredWritablePaths")?;
         }
         if let Some(v) = present(map, "exemptContainers") {
             settings.exempt_containers = parse_exemptions(v)?;
@@ -106,6 +159,12 @@ impl Settings {
         }
         if let Some(v) = present(map, "writableVolume") {
             settings.writable_volume = parse_writable_volume(v)?;
+        }
+        if let Some(v) = present(map, "containerWritablePaths") {
+            settings.container_writable_paths = parse_rules(v)?;
+        }
+        if let Some(v) = present(map, "warnSubPathMounts") {
+            settings.warn_sub_path_mounts = parse_bool(v, "warnSubPathMounts")?;
         }
         Ok(settings)
     }
@@ -163,23 +222,37 @@ fn parse_bool(value: &Value, key: &str) -> Result<bool, String> {
         .ok_or_else(|| format!("{key} must be true or false, got {}", describe(value)))
 }
 
-fn parse_paths(value: &Value) -> Result<Vec<String>, String> {
+/// A list of absolute paths at `key` (`requiredWritablePaths`, or a rule's
+/// `paths`), normalised and unique.
+fn parse_paths(value: &Value, key: &str) -> Result<Vec<String>, String> {
     let items = value.as_array().ok_or_else(|| {
         format!(
-            "requiredWritablePaths must be a list of absolute paths, got {}",
+            "{key} must be a list of absolute paths, got {}",
             describe(value)
         )
     })?;
     let mut paths: Vec<String> = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let key = format!("requiredWritablePaths[{i}]");
-        let raw = item
-            .as_str()
-            .ok_or_else(|| format!("{key} must be a string, got {}", describe(item)))?;
-        let path = normalize_required_path(raw).map_err(|why| format!("{key}: {why}"))?;
+        let item_key = format!("{key}[{i}]");
+        let raw = match item {
+            Value::String(raw) if !raw.is_empty() => raw,
+            // A form's empty row arrives as "" or null: say what to enter.
+            Value::String(_) | Value::Null => {
+                return Err(format!(
+                    "{item_key} is empty: enter an absolute path such as /tmp, or remove the entry"
+                ));
+            }
+            other => {
+                return Err(format!(
+                    "{item_key} must be a string, got {}",
+                    describe(other)
+                ));
+            }
+        };
+        let path = normalize_required_path(raw).map_err(|why| format!("{item_key}: {why}"))?;
         if let Some(first) = paths.iter().position(|p| *p == path) {
             return Err(format!(
-                "{key}: {} duplicates requiredWritablePaths[{first}] ({})",
+                "{item_key}: {} duplicates {key}[{first}] ({})",
                 quote(raw),
                 quote(&path)
             ));
@@ -216,7 +289,7 @@ fn normalize_required_path(raw: &str) -> Result<String, String> {
     Ok(trimmed.to_string())
 }
 
-fn parse_exemptions(value: &Value) -> Result<Vec<Exemption>, String> {
+fn parse_exemptions(value: &Value) -> Result<Vec<ContainerSelector>, String> {
     let items = value.as_array().ok_or_else(|| {
         format!(
             "exemptContainers must be a list of container names or {{name, image}} objects, got {}",
@@ -230,37 +303,96 @@ fn parse_exemptions(value: &Value) -> Result<Vec<Exemption>, String> {
         .collect()
 }
 
-fn parse_exemption(item: &Value, key: &str) -> Result<Exemption, String> {
+fn parse_exemption(item: &Value, key: &str) -> Result<ContainerSelector, String> {
     match item {
-        Value::String(name) => Ok(Exemption {
+        Value::String(name) => Ok(ContainerSelector {
             name: Some(parse_name(name, key)?),
             image: None,
         }),
         Value::Object(map) => {
             reject_unknown_keys(map, &EXEMPTION_KEYS, &format!("{key}."))?;
-            let name = match present(map, "name") {
-                None => None,
-                Some(v) => Some(parse_name(string_at(v, &format!("{key}.name"))?, key)?),
-            };
-            let image = match present(map, "image") {
-                None => None,
-                Some(v) => Some(parse_image_pattern(
-                    string_at(v, &format!("{key}.image"))?,
-                    &format!("{key}.image"),
-                )?),
-            };
-            if name.is_none() && image.is_none() {
-                return Err(format!(
-                    "{key} is empty: give a container name, an image, or both"
-                ));
-            }
-            Ok(Exemption { name, image })
+            parse_selector(map, key)
         }
+        // A form's blank entry arrives as null.
+        Value::Null => Err(empty_selector(key)),
         other => Err(format!(
             "{key} must be a container name or an object with name and/or image, got {}",
             describe(other)
         )),
     }
+}
+
+/// The `name` and `image` of an exemption object or a rule: at least one,
+/// each valid. A key set to null counts as absent; an empty string is an
+/// error, never "match anything" (a blank must not widen a selector).
+fn parse_selector(map: &Map<String, Value>, key: &str) -> Result<ContainerSelector, String> {
+    let name = match present(map, "name") {
+        None => None,
+        Some(v) => Some(parse_name(string_at(v, &format!("{key}.name"))?, key)?),
+    };
+    let image = match present(map, "image") {
+        None => None,
+        Some(v) => Some(parse_image_pattern(
+            string_at(v, &format!("{key}.image"))?,
+            &format!("{key}.image"),
+        )?),
+    };
+    if name.is_none() && image.is_none() {
+        return Err(empty_selector(key));
+    }
+    Ok(ContainerSelector { name, image })
+}
+
+fn empty_selector(key: &str) -> String {
+    format!("{key} is empty: give a container name, an image, or both")
+}
+
+fn parse_rules(value: &Value) -> Result<Vec<WritablePathRule>, String> {
+    let items = value.as_array().ok_or_else(|| {
+        format!(
+            "containerWritablePaths must be a list of {{name, image, paths}} rules, got {}",
+            describe(value)
+        )
+    })?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| parse_rule(item, &format!("containerWritablePaths[{i}]")))
+        .collect()
+}
+
+fn parse_rule(item: &Value, key: &str) -> Result<WritablePathRule, String> {
+    let map = match item {
+        Value::Object(map) => map,
+        Value::Null => {
+            return Err(format!(
+                "{key} is empty: give a container name, an image, or both, and the paths"
+            ));
+        }
+        other => {
+            return Err(format!(
+                "{key} must be an object with name and/or image, and paths, got {}",
+                describe(other)
+            ));
+        }
+    };
+    reject_unknown_keys(map, &RULE_KEYS, &format!("{key}."))?;
+    let selector = parse_selector(map, key)?;
+    let paths_key = format!("{key}.paths");
+    let paths = match present(map, "paths") {
+        None => {
+            return Err(format!(
+                "{paths_key} is missing: list at least one absolute path"
+            ));
+        }
+        Some(v) => parse_paths(v, &paths_key)?,
+    };
+    if paths.is_empty() {
+        return Err(format!(
+            "{paths_key} is empty: list at least one absolute path"
+        ));
+    }
+    Ok(WritablePathRule { selector, paths })
 }
 
 fn string_at<'v>(value: &'v Value, key: &str) -> Result<&'v str, String> {
@@ -271,7 +403,9 @@ fn string_at<'v>(value: &'v Value, key: &str) -> Result<&'v str, String> {
 
 fn parse_name(name: &str, key: &str) -> Result<String, String> {
     if name.is_empty() {
-        return Err(format!("{key}: the container name is empty"));
+        return Err(format!(
+            "{key}: the container name is empty; enter a name, or remove the key to match on the image only"
+        ));
     }
     if name.contains('*') {
         return Err(format!(
@@ -284,7 +418,9 @@ fn parse_name(name: &str, key: &str) -> Result<String, String> {
 
 fn parse_image_pattern(image: &str, key: &str) -> Result<ImagePattern, String> {
     if image.is_empty() {
-        return Err(format!("{key}: the image is empty"));
+        return Err(format!(
+            "{key}: the image is empty; enter an image or a prefix ending in *, or remove the key to match on the name only"
+        ));
     }
     let (body, is_prefix) = match image.strip_suffix('*') {
         Some(body) => (body, true),
@@ -340,6 +476,12 @@ fn parse_writable_volume(value: &Value) -> Result<WritableVolume, String> {
 }
 
 fn check_size_limit(limit: &str) -> Result<(), String> {
+    if limit.is_empty() {
+        return Err(
+            "writableVolume.sizeLimit is empty: enter a Kubernetes quantity such as \"64Mi\", or remove the key for no limit"
+                .to_string(),
+        );
+    }
     if !is_quantity(limit) {
         return Err(format!(
             "writableVolume.sizeLimit: {} is not a Kubernetes quantity (examples: \"64Mi\", \"1Gi\", \"500M\")",
@@ -443,7 +585,7 @@ mod tests {
         assert_eq!(s.required_writable_paths, vec!["/tmp", "/var/cache/nginx"]);
         assert_eq!(
             s.exempt_containers[1],
-            Exemption {
+            ContainerSelector {
                 name: Some("istio-proxy".into()),
                 image: Some(ImagePattern::Prefix("docker.io/istio/proxyv2:".into()))
             }
@@ -481,7 +623,8 @@ mod tests {
         assert!(err(json!({"requiredWritablePaths": ["/a/./b"]})).contains("\".\" segment"));
         assert!(err(json!({"requiredWritablePaths": ["/a//b"]})).contains("empty path segment"));
         assert!(
-            err(json!({"requiredWritablePaths": [""]})).contains("\"\" is not an absolute path")
+            err(json!({"requiredWritablePaths": [""]}))
+                .contains("requiredWritablePaths[0] is empty")
         );
         let dup = err(json!({"requiredWritablePaths": ["/tmp", "/var", "/tmp/"]}));
         assert!(
@@ -513,6 +656,130 @@ mod tests {
         assert!(err(json!({"exemptContainers": [{"image": "**"}]})).contains("not at the end"));
         assert!(err(json!({"exemptContainers": ["a*"]})).contains("contains \"*\""));
         assert!(err(json!({"exemptContainers": [7]})).contains("exemptContainers[0] must be"));
+    }
+
+    #[test]
+    fn rules_parse() {
+        let s = Settings::from_json(&json!({
+            "requiredWritablePaths": ["/tmp"],
+            "containerWritablePaths": [
+                {"image": "docker.io/library/nginx*", "paths": ["/var/cache/nginx/", "/var/run"]},
+                {"name": "web", "image": "nginx:1.27", "paths": ["/tmp"]},
+                {"name": "uploader", "image": null, "paths": ["/data/uploads"]}
+            ],
+            "warnSubPathMounts": false
+        }))
+        .unwrap();
+        assert_eq!(s.container_writable_paths.len(), 3);
+        let first = &s.container_writable_paths[0];
+        assert_eq!(first.paths, vec!["/var/cache/nginx", "/var/run"]);
+        assert_eq!(
+            first.selector.image,
+            Some(ImagePattern::Prefix("docker.io/library/nginx".into()))
+        );
+        assert_eq!(
+            first.selector.describe(),
+            "image \"docker.io/library/nginx*\""
+        );
+        assert_eq!(
+            s.container_writable_paths[1].selector.describe(),
+            "name \"web\" and image \"nginx:1.27\""
+        );
+        assert_eq!(
+            s.container_writable_paths[2].selector.describe(),
+            "name \"uploader\""
+        );
+        assert!(!s.warn_sub_path_mounts);
+        assert!(Settings::default().warn_sub_path_mounts);
+    }
+
+    #[test]
+    fn bad_rules_are_named() {
+        let rule =
+            |r: Value| err(json!({"containerWritablePaths": [{"image": "x", "paths": ["/a"]}, r]}));
+        assert!(rule(json!({"paths": ["/a"]})).contains(
+            "containerWritablePaths[1] is empty: give a container name, an image, or both"
+        ));
+        assert!(rule(json!({"image": "nginx*"})).contains(
+            "containerWritablePaths[1].paths is missing: list at least one absolute path"
+        ));
+        assert!(
+            rule(json!({"image": "nginx*", "paths": []})).contains(
+                "containerWritablePaths[1].paths is empty: list at least one absolute path"
+            )
+        );
+        assert!(
+            rule(json!({"image": "nginx*", "paths": ["/a", "var"]}))
+                .contains("containerWritablePaths[1].paths[1]: \"var\" is not an absolute path")
+        );
+        assert!(
+            rule(json!({"image": "nginx*", "paths": ["/a", "/a/"]})).contains(
+                "containerWritablePaths[1].paths[1]: \"/a/\" duplicates containerWritablePaths[1].paths[0] (\"/a\")"
+            )
+        );
+        for bad in ["/", "/a/../b", "/a/./b", "/a//b"] {
+            assert!(
+                rule(json!({"image": "nginx*", "paths": [bad]}))
+                    .starts_with("containerWritablePaths[1].paths[0]: "),
+                "{bad}"
+            );
+        }
+        assert!(rule(json!({"image": "ng*inx", "paths": ["/a"]})).contains(
+            "containerWritablePaths[1].image: \"ng*inx\" has a \"*\" that is not at the end"
+        ));
+        assert!(
+            rule(json!({"name": "", "paths": ["/a"]}))
+                .contains("containerWritablePaths[1]: the container name is empty")
+        );
+        assert!(
+            rule(json!({"image": "nginx*", "path": ["/a"]}))
+                .contains("unknown setting \"containerWritablePaths[1].path\"")
+        );
+        assert!(rule(json!(null)).contains("containerWritablePaths[1] is empty"));
+        assert!(rule(json!("nginx")).contains("containerWritablePaths[1] must be an object"));
+        assert!(
+            err(json!({"containerWritablePaths": {"image": "x"}}))
+                .contains("containerWritablePaths must be a list")
+        );
+        assert!(
+            err(json!({"warnSubPathMounts": "no"}))
+                .contains("warnSubPathMounts must be true or false")
+        );
+    }
+
+    /// What a form (the Kubewarden UI in Rancher) sends for a blank field:
+    /// an empty list row arrives as "" or null, a blank entry as null or {}.
+    /// Each is refused with what to fill in; none widens a selector.
+    #[test]
+    fn blanks_from_a_form_say_what_to_fill_in() {
+        for blank in [json!(""), json!(null)] {
+            assert!(
+                err(json!({"requiredWritablePaths": ["/tmp", blank]}))
+                    .contains("requiredWritablePaths[1] is empty: enter an absolute path such as /tmp, or remove the entry")
+            );
+        }
+        for blank in [json!(null), json!({}), json!({"name": null, "image": null})] {
+            assert!(err(json!({"exemptContainers": [blank]})).contains(
+                "exemptContainers[0] is empty: give a container name, an image, or both"
+            ));
+        }
+        assert!(
+            err(json!({"exemptContainers": [{"name": "istio-proxy", "image": ""}]}))
+                .contains("exemptContainers[0].image: the image is empty; enter an image or a prefix ending in *, or remove the key to match on the name only")
+        );
+        assert!(
+            err(json!({"writableVolume": {"sizeLimit": ""}}))
+                .contains("writableVolume.sizeLimit is empty: enter a Kubernetes quantity such as \"64Mi\", or remove the key for no limit")
+        );
+        // Keys a form leaves out (or sets to null) are absent.
+        let s = Settings::from_json(&json!({
+            "exemptContainers": [{"name": "debug-shell"}],
+            "writableVolume": {"medium": ""},
+            "mutate": false
+        }))
+        .unwrap();
+        assert_eq!(s.exempt_containers[0].image, None);
+        assert_eq!(s.writable_volume, WritableVolume::default());
     }
 
     #[test]
@@ -556,7 +823,7 @@ mod tests {
 
     #[test]
     fn exemption_matching() {
-        let both = Exemption {
+        let both = ContainerSelector {
             name: Some("istio-proxy".into()),
             image: Some(ImagePattern::Prefix("docker.io/istio/proxyv2:".into())),
         };
@@ -564,7 +831,7 @@ mod tests {
         assert!(!both.matches("istio-proxy", Some("evil.example/istio/proxyv2:1.22")));
         assert!(!both.matches("istio-proxy", None));
         assert!(!both.matches("app", Some("docker.io/istio/proxyv2:1.22")));
-        let exact = Exemption {
+        let exact = ContainerSelector {
             name: None,
             image: Some(ImagePattern::Exact("busybox:1.36".into())),
         };

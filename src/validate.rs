@@ -1,13 +1,14 @@
 //! The container walk: one pass over a pod spec that reports, per checked
 //! container, the state of its root filesystem and of each required writable
 //! path. Validation turns findings into violations; mutation turns the
-//! fixable ones into edits (see `mutate.rs`).
+//! fixable ones into edits (see `mutate.rs`). Warnings (subPath mounts,
+//! containers that can remount their root) come from the same walk.
 
 use crate::podspec::{
     ContainerList, ContainerView, Object, PodSpecView, VolumeMountView, VolumeWritability,
 };
 use crate::settings::Settings;
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 /// `securityContext.readOnlyRootFilesystem` of a container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +27,9 @@ pub struct PathProblem {
     /// `None`: no mount covers the path. `Some`: the deepest mount covering
     /// the path (the one the kernel resolves it to) is not writable.
     pub blocking_mount: Option<BlockingMount>,
+    /// The `containerWritablePaths` rule that requires the path; `None` when
+    /// `requiredWritablePaths` does.
+    pub required_by: Option<RuleRef>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +37,22 @@ pub struct BlockingMount {
     pub mount_path: String,
     pub volume: String,
     pub reason: String,
+}
+
+/// A `containerWritablePaths` rule, as a rejection message names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleRef {
+    pub index: usize,
+    /// `image "nginx*"`, `name "web" and image "nginx*"`.
+    pub selector: String,
+}
+
+/// On a Pod UPDATE, a container whose image differs from the old Pod's
+/// container of the same name: a new program on the old root filesystem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageChange {
+    pub old: Option<String>,
+    pub new: Option<String>,
 }
 
 /// What the walk found about one checked container.
@@ -43,6 +63,9 @@ pub struct Finding {
     pub name: String,
     pub root: RootFilesystem,
     pub path_problems: Vec<PathProblem>,
+    /// `Some` when the container is checked because its image changed on a
+    /// running Pod; such a container is never mutated.
+    pub image_change: Option<ImageChange>,
 }
 
 impl Finding {
@@ -55,8 +78,37 @@ impl Finding {
 pub enum Scope<'a> {
     /// CREATE, and workload templates that changed.
     AllContainers,
-    /// Pod UPDATE: only containers whose name the old pod did not have.
-    NewContainers { old_names: HashSet<&'a str> },
+    /// Pod UPDATE: containers whose name the old pod did not have (new debug
+    /// containers), and containers whose image changed. Keyed by name: the
+    /// old pod's image of each container.
+    PodUpdate {
+        old_images: HashMap<&'a str, Option<&'a str>>,
+    },
+}
+
+/// Why a container is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reason<'s> {
+    /// CREATE, a changed template, or a container the old pod did not have.
+    New,
+    /// Its image changed on a running Pod; the old image.
+    ImageChanged { old: Option<&'s str> },
+}
+
+impl Scope<'_> {
+    /// `None` when `container` is not checked.
+    fn reason(&self, container: &ContainerView) -> Option<Reason<'_>> {
+        match self {
+            Scope::AllContainers => Some(Reason::New),
+            Scope::PodUpdate { old_images } => match old_images.get(container.name.as_ref()) {
+                None => Some(Reason::New),
+                Some(old) if *old != container.image.as_deref() => {
+                    Some(Reason::ImageChanged { old: *old })
+                }
+                Some(_) => None,
+            },
+        }
+    }
 }
 
 /// One problem the user must fix, with where it is.
@@ -66,6 +118,7 @@ pub struct Violation {
     pub index: usize,
     pub container: String,
     pub problem: Problem,
+    pub image_change: Option<ImageChange>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,11 +130,19 @@ pub enum Problem {
     PathNotWritable(PathProblem),
 }
 
+/// A checked container with its place in the pod spec.
+struct Checked<'s, 'a> {
+    list: ContainerList,
+    index: usize,
+    container: &'s ContainerView<'a>,
+    reason: Reason<'s>,
+}
+
 /// Walks every checked container of `spec`, in pod spec order: init
 /// containers, containers, ephemeral containers.
 pub fn inspect(spec: &PodSpecView, settings: &Settings, scope: &Scope) -> Vec<Finding> {
     checked_containers(spec, settings, scope)
-        .map(|(list, index, container)| inspect_container(spec, settings, list, index, container))
+        .map(|checked| inspect_container(spec, settings, &checked))
         .collect()
 }
 
@@ -89,23 +150,25 @@ pub fn inspect(spec: &PodSpecView, settings: &Settings, scope: &Scope) -> Vec<Fi
 /// answered without allocating for compliant containers and stopping at
 /// the first one that is not.
 pub fn all_compliant(spec: &PodSpecView, settings: &Settings, scope: &Scope) -> bool {
-    checked_containers(spec, settings, scope).all(|(list, _, container)| {
-        root_filesystem(container) == RootFilesystem::ReadOnly
-            && (list == ContainerList::EphemeralContainers
-                || settings
-                    .required_writable_paths
-                    .iter()
-                    .all(|path| path_problem(spec, container, path).is_none()))
-    })
+    checked_containers(spec, settings, scope).all(
+        |Checked {
+             list, container, ..
+         }| {
+            root_filesystem(container) == RootFilesystem::ReadOnly
+                && (list == ContainerList::EphemeralContainers
+                    || required_paths(settings, container)
+                        .all(|(path, _)| path_problem(spec, container, path).is_none()))
+        },
+    )
 }
 
-/// The containers the policy checks, in pod spec order, with their list
-/// and index.
+/// The containers the policy checks, in pod spec order, with their list,
+/// index and why they are checked.
 fn checked_containers<'s, 'a>(
     spec: &'s PodSpecView<'a>,
     settings: &'s Settings,
     scope: &'s Scope,
-) -> impl Iterator<Item = (ContainerList, usize, &'s ContainerView<'a>)> {
+) -> impl Iterator<Item = Checked<'s, 'a>> {
     ContainerList::ALL
         .into_iter()
         .filter(|list| {
@@ -117,44 +180,87 @@ fn checked_containers<'s, 'a>(
                 .enumerate()
                 .map(move |(index, container)| (list, index, &**container))
         })
-        .filter(|(_, _, container)| {
-            is_in_scope(container, scope)
-                && !settings.is_exempt(&container.name, container.image.as_deref())
+        .filter_map(|(list, index, container)| {
+            let reason = scope.reason(container)?;
+            // Exemptions are evaluated against the container's image now.
+            if settings.is_exempt(&container.name, container.image.as_deref()) {
+                return None;
+            }
+            Some(Checked {
+                list,
+                index,
+                container,
+                reason,
+            })
         })
 }
 
-fn is_in_scope(container: &ContainerView, scope: &Scope) -> bool {
-    match scope {
-        Scope::AllContainers => true,
-        Scope::NewContainers { old_names } => !old_names.contains(container.name.as_ref()),
-    }
+/// The paths a checked regular or init container must be able to write:
+/// `requiredWritablePaths`, then the paths of each `containerWritablePaths`
+/// rule it matches, each path once (attributed to where it first appears).
+fn required_paths<'s>(
+    settings: &'s Settings,
+    container: &'s ContainerView,
+) -> impl Iterator<Item = (&'s str, Option<usize>)> {
+    let name = container.name.as_ref();
+    let image = container.image.as_deref();
+    let matching_rules = move || {
+        settings
+            .container_writable_paths
+            .iter()
+            .enumerate()
+            .filter(move |(_, rule)| rule.selector.matches(name, image))
+    };
+    let global = settings
+        .required_writable_paths
+        .iter()
+        .map(|path| (path.as_str(), None));
+    let from_rules = matching_rules()
+        .flat_map(|(index, rule)| rule.paths.iter().map(move |path| (path.as_str(), index)))
+        .filter(move |(path, index)| {
+            let earlier = settings.required_writable_paths.iter().any(|p| p == path)
+                || matching_rules()
+                    .take_while(|(other, _)| other < index)
+                    .any(|(_, rule)| rule.paths.iter().any(|p| p == path));
+            !earlier
+        })
+        .map(|(path, index)| (path, Some(index)));
+    global.chain(from_rules)
 }
 
-fn inspect_container(
-    spec: &PodSpecView,
-    settings: &Settings,
-    list: ContainerList,
-    index: usize,
-    container: &ContainerView,
-) -> Finding {
+fn inspect_container(spec: &PodSpecView, settings: &Settings, checked: &Checked) -> Finding {
+    let container = checked.container;
     let root = root_filesystem(container);
     // Ephemeral containers cannot have volume mounts added to the pod's
     // volumes, so only their root filesystem is checked.
-    let path_problems = if list == ContainerList::EphemeralContainers {
+    let path_problems = if checked.list == ContainerList::EphemeralContainers {
         Vec::new()
     } else {
-        settings
-            .required_writable_paths
-            .iter()
-            .filter_map(|path| path_problem(spec, container, path))
+        required_paths(settings, container)
+            .filter_map(|(path, rule)| {
+                let mut problem = path_problem(spec, container, path)?;
+                problem.required_by = rule.map(|index| RuleRef {
+                    index,
+                    selector: settings.container_writable_paths[index].selector.describe(),
+                });
+                Some(problem)
+            })
             .collect()
     };
+    let image_change = match checked.reason {
+        Reason::New => None,
+        Reason::ImageChanged { old } => Some(ImageChange {
+            old: old.map(str::to_string),
+            new: container.image.as_deref().map(str::to_string),
+        }),
+    };
     Finding {
-        list,
-        index,
+        list: checked.list,
+        index: checked.index,
         name: container.name.to_string(),
         root,
         path_problems,
+        image_change,
     }
 }
 
@@ -177,6 +283,7 @@ fn path_problem(spec: &PodSpecView, container: &ContainerView, path: &str) -> Op
         return Some(PathProblem {
             path: path.to_string(),
             blocking_mount: None,
+            required_by: None,
         });
     };
     let reason = mount_not_writable_reason(spec, mount)?;
@@ -187,6 +294,7 @@ fn path_problem(spec: &PodSpecView, container: &ContainerView, path: &str) -> Op
             volume: mount.name.to_string(),
             reason,
         }),
+        required_by: None,
     })
 }
 
@@ -272,6 +380,7 @@ impl Violation {
             index: finding.index,
             container: finding.name.clone(),
             problem,
+            image_change: finding.image_change.clone(),
         }
     }
 
@@ -285,34 +394,66 @@ impl Violation {
     /// [`Violation::describe`], appended to `out`: messages about large
     /// pods are built in one buffer rather than from a string per part.
     fn write_description(&self, out: &mut String, pod_spec_field: &str) {
-        out.push_str(self.list.noun());
-        out.push_str(" \"");
-        out.push_str(&self.container);
-        out.push_str("\" (");
-        out.push_str(pod_spec_field);
-        out.push('.');
-        out.push_str(self.list.field());
-        out.push('[');
-        push_decimal(out, self.index);
-        out.push_str("]): ");
+        write_container(out, self.list, &self.container, self.index, pod_spec_field);
+        out.push_str(": ");
+        if let Some(change) = &self.image_change {
+            out.push_str("its image changed from ");
+            push_image(out, change.old.as_deref());
+            out.push_str(" to ");
+            push_image(out, change.new.as_deref());
+            out.push_str(" on this running Pod, so it is checked as a new container: ");
+        }
+        self.write_problem(out);
+        match &self.image_change {
+            None => {
+                out.push_str("; ");
+                self.write_fix(out);
+            }
+            Some(_) => {
+                out.push_str(
+                    ". A running container's securityContext and volumes cannot change: keep the old image, or recreate the Pod (through its Deployment or other owner) with the fix: ",
+                );
+                self.write_fix(out);
+            }
+        }
+        if let Problem::PathNotWritable(PathProblem {
+            required_by: Some(rule),
+            ..
+        }) = &self.problem
+        {
+            out.push_str(" (the policy's containerWritablePaths[");
+            push_decimal(out, rule.index);
+            out.push_str("] requires this path for containers with ");
+            out.push_str(&rule.selector);
+            out.push(')');
+        }
+    }
+
+    /// What is wrong.
+    fn write_problem(&self, out: &mut String) {
         match &self.problem {
-            Problem::RootFilesystemUnset => out.push_str(
-                "securityContext.readOnlyRootFilesystem is not set; set it to true",
-            ),
-            Problem::RootFilesystemFalse => out.push_str(
-                "securityContext.readOnlyRootFilesystem is false; set it to true",
-            ),
+            Problem::RootFilesystemUnset => {
+                out.push_str("securityContext.readOnlyRootFilesystem is not set")
+            }
+            Problem::RootFilesystemFalse => {
+                out.push_str("securityContext.readOnlyRootFilesystem is false")
+            }
             Problem::RootFilesystemFalseNotOverridden => out.push_str(
-                "securityContext.readOnlyRootFilesystem is explicitly false and the policy does not override an explicit choice; remove the field to let the policy set it to true, or exempt the container in the policy settings",
+                "securityContext.readOnlyRootFilesystem is explicitly false and the policy does not override an explicit choice",
             ),
-            Problem::PathNotWritable(PathProblem { path, blocking_mount: None }) => {
+            Problem::PathNotWritable(PathProblem {
+                path,
+                blocking_mount: None,
+                ..
+            }) => {
                 out.push_str("no writable volume is mounted at ");
                 out.push_str(path);
-                out.push_str("; mount a writable volume such as an emptyDir at ");
-                out.push_str(path);
-                out.push_str(" or a parent directory");
             }
-            Problem::PathNotWritable(PathProblem { path, blocking_mount: Some(mount) }) => {
+            Problem::PathNotWritable(PathProblem {
+                path,
+                blocking_mount: Some(mount),
+                ..
+            }) => {
                 out.push_str(path);
                 out.push_str(" must be writable but resolves to the mount at ");
                 out.push_str(&mount.mount_path);
@@ -320,10 +461,62 @@ impl Violation {
                 out.push_str(&mount.volume);
                 out.push_str("\", and ");
                 out.push_str(&mount.reason);
-                out.push_str("; mount a writable volume such as an emptyDir at ");
-                out.push_str(path);
             }
         }
+    }
+
+    /// What to do about it.
+    fn write_fix(&self, out: &mut String) {
+        match &self.problem {
+            Problem::RootFilesystemUnset | Problem::RootFilesystemFalse => {
+                out.push_str("set it to true")
+            }
+            Problem::RootFilesystemFalseNotOverridden => out.push_str(
+                "remove the field to let the policy set it to true, or exempt the container in the policy settings",
+            ),
+            Problem::PathNotWritable(PathProblem {
+                path,
+                blocking_mount,
+                ..
+            }) => {
+                out.push_str("mount a writable volume such as an emptyDir at ");
+                out.push_str(path);
+                if blocking_mount.is_none() {
+                    out.push_str(" or a parent directory");
+                }
+            }
+        }
+    }
+}
+
+/// `container "app" (spec.containers[0])`.
+fn write_container(
+    out: &mut String,
+    list: ContainerList,
+    name: &str,
+    index: usize,
+    pod_spec_field: &str,
+) {
+    out.push_str(list.noun());
+    out.push_str(" \"");
+    out.push_str(name);
+    out.push_str("\" (");
+    out.push_str(pod_spec_field);
+    out.push('.');
+    out.push_str(list.field());
+    out.push('[');
+    push_decimal(out, index);
+    out.push_str("])");
+}
+
+fn push_image(out: &mut String, image: Option<&str>) {
+    match image {
+        Some(image) => {
+            out.push('"');
+            out.push_str(image);
+            out.push('"');
+        }
+        None => out.push_str("no image"),
     }
 }
 
@@ -345,7 +538,13 @@ fn push_decimal(out: &mut String, n: usize) {
     }
 }
 
-/// The rejection message: a header line, then one line per violation.
+/// At most this many violations are listed in a rejection message, and this
+/// many warnings given: a pod with thousands of bad containers must not
+/// produce thousands of lines in kubectl output, events and audit logs.
+pub const MAX_LISTED: usize = 20;
+
+/// The rejection message: a header with the exact count, then one line per
+/// violation, at most [`MAX_LISTED`], then how many more there are.
 pub fn rejection_message(
     kind_name: &str,
     pod_spec_field: &str,
@@ -354,15 +553,156 @@ pub fn rejection_message(
     let count = violations.len();
     let mut message = format!(
         "{kind_name} rejected by the read-only root filesystem policy ({count} violation{}):",
-        if count == 1 { "" } else { "s" }
+        plural(count)
     );
-    // Lines are 100 to 250 bytes: reserve once rather than grow repeatedly.
-    message.reserve(count * 160);
-    for violation in violations {
+    let listed = &violations[..count.min(MAX_LISTED)];
+    // Lines are 100 to 400 bytes: reserve once rather than grow repeatedly.
+    message.reserve(listed.len() * 200);
+    for violation in listed {
         message.push_str("\n- ");
         violation.write_description(&mut message, pod_spec_field);
     }
+    let more = count - listed.len();
+    if more > 0 {
+        message.push_str(&format!(
+            "\n- and {more} more violation{} not listed (the first {MAX_LISTED} are shown)",
+            plural(more)
+        ));
+    }
     message
+}
+
+fn plural(count: usize) -> &'static str {
+    if count == 1 { "" } else { "s" }
+}
+
+/// Volume types whose content the kubelet refreshes when the source
+/// changes, except through a `subPath` mount.
+const UPDATED_VOLUME_TYPES: [&str; 4] = ["configMap", "secret", "projected", "downwardAPI"];
+
+/// The warnings for the checked containers of `spec`, in pod spec order:
+/// per container, that it can remount its root, then each `subPath` mount
+/// of an updated volume (unless `warnSubPathMounts` is off). At most
+/// [`MAX_LISTED`], then one saying how many more there are.
+pub fn warnings(
+    spec: &PodSpecView,
+    settings: &Settings,
+    scope: &Scope,
+    pod_spec_field: &str,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let mut count = 0usize;
+    let mut push = |warning: &dyn Fn(&mut String)| {
+        count += 1;
+        if count <= MAX_LISTED {
+            let mut text = String::new();
+            warning(&mut text);
+            warnings.push(text);
+        }
+    };
+    for checked in checked_containers(spec, settings, scope) {
+        let container = checked.container;
+        let at = |out: &mut String| {
+            write_container(
+                out,
+                checked.list,
+                &container.name,
+                checked.index,
+                pod_spec_field,
+            )
+        };
+        if let Some(power) = remount_power(container) {
+            push(&|out: &mut String| {
+                at(out);
+                out.push(' ');
+                out.push_str(&power);
+                out.push_str(
+                    " and can remount its root filesystem read-write, so readOnlyRootFilesystem does not protect it; drop it and enforce the Pod Security Standards' baseline level",
+                );
+            });
+        }
+        if !settings.warn_sub_path_mounts {
+            continue;
+        }
+        for mount in container.volume_mounts.as_deref().unwrap_or_default() {
+            let Some((field, volume_type)) = sub_path_of_updated_volume(spec, mount) else {
+                continue;
+            };
+            push(&|out: &mut String| {
+                at(out);
+                out.push_str(": ");
+                out.push_str(volume_type);
+                out.push_str(" volume \"");
+                out.push_str(&mount.name);
+                out.push_str("\" is mounted at ");
+                out.push_str(&mount.mount_path);
+                out.push_str(" with ");
+                out.push_str(field);
+                out.push_str(
+                    ", so it never receives updates of its source (a rotated secret is not rotated); mount the volume at a directory and point the application at the file inside it",
+                );
+            });
+        }
+    }
+    if count > MAX_LISTED {
+        let more = count - MAX_LISTED;
+        warnings.push(format!(
+            "and {more} more warning{} of the read-only root filesystem policy not shown",
+            plural(more)
+        ));
+    }
+    warnings
+}
+
+/// What lets a container remount its root filesystem read-write:
+/// `privileged: true`, or adding `SYS_ADMIN` or `ALL` (any case, with or
+/// without the `CAP_` prefix). Phrased to follow the container's name.
+fn remount_power(container: &ContainerView) -> Option<String> {
+    let context = container.security_context.as_ref()?;
+    if context.privileged == Some(true) {
+        return Some("is privileged".to_string());
+    }
+    let added = context.capabilities.as_ref()?.add.as_deref()?;
+    added
+        .iter()
+        .find(|cap| {
+            let bare = strip_cap_prefix(cap);
+            bare.eq_ignore_ascii_case("SYS_ADMIN") || bare.eq_ignore_ascii_case("ALL")
+        })
+        .map(|cap| format!("adds capability \"{cap}\""))
+}
+
+fn strip_cap_prefix(cap: &str) -> &str {
+    match cap.get(..4) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("CAP_") => &cap[4..],
+        _ => cap,
+    }
+}
+
+/// `Some((field, volume type))` when `mount` mounts a configMap, secret,
+/// projected or downwardAPI volume with a non-empty `subPath` or
+/// `subPathExpr`.
+fn sub_path_of_updated_volume<'v>(
+    spec: &'v PodSpecView,
+    mount: &VolumeMountView,
+) -> Option<(&'static str, &'v str)> {
+    let field = if mount.sub_path.as_deref().is_some_and(|p| !p.is_empty()) {
+        "subPath"
+    } else if mount
+        .sub_path_expr
+        .as_deref()
+        .is_some_and(|p| !p.is_empty())
+    {
+        "subPathExpr"
+    } else {
+        return None;
+    };
+    match &spec.volume(&mount.name)?.writability {
+        VolumeWritability::ReadOnlyType(kind) if UPDATED_VOLUME_TYPES.contains(&kind.as_str()) => {
+            Some((field, kind.as_str()))
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -9,8 +9,9 @@
 //!   `valid-settings`, `invalid-settings` (settings-only cases);
 //! - `message` fragments must all appear in the rejection message (or the
 //!   settings error);
-//! - `warnings` fragments must all appear in the warnings; a case without
-//!   `warnings` expects none;
+//! - `warnings` lists one fragment per expected warning, in order (exactly
+//!   that many warnings, the i-th containing the i-th fragment); a case
+//!   without `warnings` expects none;
 //! - `patch` is the exact JSON patch `json_patch::diff(object, mutated)`.
 //!
 //! Mutate cases are also checked for: no removal (only add/replace, every
@@ -365,26 +366,23 @@ fn indent(text: &str) -> String {
         .join("\n")
 }
 
+/// `fragments` lists one fragment per expected warning, in order: there
+/// must be exactly that many warnings, the i-th containing the i-th
+/// fragment. `None` expects no warnings.
 fn check_warnings(warnings: &[String], fragments: Option<&[String]>) -> Result<(), String> {
-    match fragments {
-        None if warnings.is_empty() => Ok(()),
-        None => Err(format!(
-            "  expected: no warnings\n  actual:   warnings {warnings:?}"
-        )),
-        Some(fragments) => {
-            let all = warnings.join("\n");
-            let missing: Vec<&String> = fragments
-                .iter()
-                .filter(|f| !all.contains(f.as_str()))
-                .collect();
-            if missing.is_empty() && !warnings.is_empty() {
-                Ok(())
-            } else {
-                Err(format!(
-                    "  expected: warnings containing {fragments:?}\n  actual:   warnings {warnings:?}"
-                ))
-            }
-        }
+    let expected = fragments.unwrap_or_default();
+    let matches = warnings.len() == expected.len()
+        && warnings
+            .iter()
+            .zip(expected)
+            .all(|(w, f)| w.contains(f.as_str()));
+    if matches {
+        Ok(())
+    } else {
+        Err(format!(
+            "  expected: {} warning(s), in order containing {expected:?}\n  actual:   warnings {warnings:?}",
+            expected.len()
+        ))
     }
 }
 
