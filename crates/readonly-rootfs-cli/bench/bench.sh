@@ -67,7 +67,7 @@ if command -v hyperfine >/dev/null; then
     -n check "$bin check --settings $dir/settings.yaml $dir/manifests" \
     -n fix "$bin check --fix --settings $dir/settings.yaml $dir/manifests"
   jq -r --argjson n "$checked" '.results[] |
-    "\(.command): mean \(.mean * 1000 | floor) ms ± \(.stddev * 1000 | floor) ms, \($n / .mean | floor) objects checked per second"' \
+    "\(.command): mean \(.mean * 1000 | floor) ms ± \(.stddev * 1000 | floor) ms wall, \((.user + .system) * 1000 | floor) ms CPU; \($n / .mean | floor) objects checked per second (\($n / (.user + .system) | floor) per CPU second)"' \
     "$dir/times.json"
 else
   start=$(date +%s%N)
