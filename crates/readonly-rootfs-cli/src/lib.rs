@@ -141,7 +141,12 @@ impl Run {
         }
         let items = match json["items"].clone() {
             Value::Array(items) => items,
-            _ => Vec::new(),
+            Value::Null => Vec::new(),
+            _ => {
+                return self
+                    .errors
+                    .push(at.error("the List's items are not a list"));
+            }
         };
         for (i, item) in items.into_iter().enumerate() {
             let at = Location {
@@ -221,12 +226,14 @@ impl Run {
         match (self.mode, output) {
             (Mode::Fix, _) => {
                 stdout.write_all(self.fixed_yaml.as_bytes())?;
-                // The fixed and the unfixable, on stderr (stdout is YAML).
+                // The fixed, the unfixable and any warnings, on stderr
+                // (stdout is YAML).
                 for report in &self.reports {
                     if matches!(
                         report.decision,
                         Decision::Mutated { .. } | Decision::Rejected { .. }
-                    ) {
+                    ) || !report.decision.warnings().is_empty()
+                    {
                         stderr.write_all(report.text(Mode::Fix).as_bytes())?;
                     }
                 }

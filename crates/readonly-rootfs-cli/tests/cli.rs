@@ -493,3 +493,31 @@ fn fix_warns_about_values_that_kubectl_may_read_otherwise() {
         out.stdout
     );
 }
+
+#[test]
+fn the_policy_s_warnings_are_printed_when_checking_and_when_fixing() {
+    let warning = format!(
+        "windows.yaml document 1: Pod win: accepted\n    warning: {}\n",
+        readonly_rootfs_policy::evaluate::WINDOWS_WARNING
+    );
+    let check = run(&["check", "windows.yaml"]);
+    assert_eq!(check.status, 0, "{}", check.stderr);
+    assert_eq!(check.stdout, format!("{warning}1 object: 1 accepted\n"));
+    let fix = run(&["check", "--fix", "windows.yaml"]);
+    assert_eq!(fix.status, 0, "{}", fix.stderr);
+    assert_eq!(fix.stderr, format!("{warning}1 object: 1 accepted\n"));
+}
+
+#[test]
+fn a_list_whose_items_are_not_a_list_is_an_input_error() {
+    let out = run_in(
+        &support::data_dir(),
+        &["check", "-"],
+        "apiVersion: v1\nkind: List\nitems: {a: 1}\n",
+    );
+    assert_eq!(out.status, 2);
+    assert_eq!(
+        out.stderr,
+        "readonly-rootfs: <stdin>: document 1: the List's items are not a list\n"
+    );
+}
