@@ -65,11 +65,26 @@ pub fn run(args: &[&str]) -> Output {
     run_in(&data_dir(), args, "")
 }
 
-/// A fresh scratch directory for one test.
-pub fn scratch_dir(test: &str) -> PathBuf {
+/// A fresh scratch directory for one test, removed when dropped.
+pub struct ScratchDir(PathBuf);
+
+impl std::ops::Deref for ScratchDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn scratch_dir(test: &str) -> ScratchDir {
     let dir =
         std::env::temp_dir().join(format!("readonly-rootfs-cli-{}-{test}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch directory");
-    dir
+    ScratchDir(dir)
 }
