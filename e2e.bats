@@ -484,12 +484,16 @@ with_jq() {
   echo "$out"
 }
 
-@test "examples: every example runs this version of the policy" {
+@test "examples: each runs this version of the policy and has its test here" {
   require_kwctl
-  local version
+  local version example
   version="$(sed -n 's/^ *io.kubewarden.policy.version: *//p' metadata.yml)"
   run grep -L "module: registry://.*:v$version\$" examples/*.yaml
   [ -z "$output" ] || fail_now "examples naming another module: $output"
+  for example in examples/*.yaml; do
+    grep -q "^  run_example $(basename "$example") " "$BATS_TEST_FILENAME" ||
+      fail_now "$example is not run by any test in e2e.bats: add one checking what its comments say"
+  done
 }
 
 @test "example cluster-policy-validate-pods.yaml: rejects, exempts the mesh sidecar by name and image, rejects debug containers" {
@@ -547,6 +551,44 @@ with_jq() {
   ]'
   run_example cluster-policy-mutate-tmp.yaml test_data/pod_readonly_root_with_tmp_emptydir_accepted.json
   assert_accepted
+}
+
+@test "example cluster-policy-mutate-nginx.yaml: nginx containers also get /var/cache/nginx and /var/run, other containers only /tmp" {
+  require_kwctl
+  use_examples_store
+  local nginx_patch short_image
+  nginx_patch='[
+    {"op": "add", "path": "/spec/containers/0/volumeMounts/1", "value": {"mountPath": "/var/cache/nginx", "name": "rw-web-var-cache-nginx"}},
+    {"op": "add", "path": "/spec/containers/0/volumeMounts/2", "value": {"mountPath": "/var/run", "name": "rw-web-var-run"}},
+    {"op": "add", "path": "/spec/volumes/1", "value": {"emptyDir": {"sizeLimit": "256Mi"}, "name": "rw-web-var-cache-nginx"}},
+    {"op": "add", "path": "/spec/volumes/2", "value": {"emptyDir": {"sizeLimit": "256Mi"}, "name": "rw-web-var-run"}}
+  ]'
+  run_example cluster-policy-mutate-nginx.yaml test_data/pod_nginx_without_cache_and_run_volumes.json
+  assert_patch "$nginx_patch"
+  # the image as `nginx:<tag>` is selected too
+  short_image="$(with_jq '.request.object.spec.containers[0].image = "nginx:1.27.3"' \
+    test_data/pod_nginx_without_cache_and_run_volumes.json)"
+  run_example cluster-policy-mutate-nginx.yaml "$short_image"
+  assert_patch "$nginx_patch"
+  # look-alike images and names are not nginx
+  run_example cluster-policy-mutate-nginx.yaml test_data/pod_nginx_name_and_lookalike_images_not_selected_by_rule.json
+  assert_accepted
+  # an emptyDir at /var already covers both paths
+  run_example cluster-policy-mutate-nginx.yaml test_data/pod_nginx_emptydir_at_var_covers_rule_paths_accepted.json
+  assert_accepted
+  # a read-only mount at a required path is never shadowed
+  run_example cluster-policy-mutate-nginx.yaml test_data/pod_nginx_configmap_at_var_cache_nginx_shadows_rule_path_rejected.json
+  assert_rejected '- container "web" (spec.containers[0]): /var/cache/nginx must be writable' \
+    'configMap volumes are always read-only'
+  # any other container: the flag and a 256Mi /tmp only
+  run_example cluster-policy-mutate-nginx.yaml test_data/pod_without_readonly_root_rejected.json
+  assert_patch '[
+    {"op": "add", "path": "/spec/containers/0/securityContext/readOnlyRootFilesystem", "value": true},
+    {"op": "add", "path": "/spec/containers/0/volumeMounts/1", "value": {"mountPath": "/tmp", "name": "rw-app-tmp"}},
+    {"op": "add", "path": "/spec/volumes/1", "value": {"emptyDir": {"sizeLimit": "256Mi"}, "name": "rw-app-tmp"}}
+  ]'
+  run_example cluster-policy-mutate-nginx.yaml test_data/pod_readonly_root_false_rejected.json
+  assert_rejected 'securityContext.readOnlyRootFilesystem is explicitly false'
 }
 
 @test "example cluster-policy-audit-mode.yaml: admits, logging what protect mode would reject" {
