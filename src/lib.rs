@@ -1,6 +1,8 @@
 //! waPC entry points only: decode, call the pure core, encode.
 //! The policy logic lives in `evaluate` (no waPC in it) and is unit-tested
-//! natively.
+//! natively. The encoding and the entry points need Kubewarden's SDK and
+//! are behind the `wapc` feature (on by default); native users of the core
+//! alone, such as the `readonly-rootfs` CLI, turn it off.
 
 pub mod evaluate;
 pub mod mutate;
@@ -11,10 +13,13 @@ pub mod validate;
 
 pub use evaluate::{Verdict, evaluate, evaluate_payload};
 
+#[cfg(feature = "wapc")]
 use kubewarden_policy_sdk::response::ValidationResponse;
+#[cfg(feature = "wapc")]
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 
 /// Encodes a verdict as Kubewarden's ValidationResponse.
+#[cfg(feature = "wapc")]
 pub fn encode_verdict(verdict: Verdict) -> Vec<u8> {
     let (accepted, message, mutated_object, warnings) = match verdict {
         Verdict::Accept { warnings } => (true, None, None, warnings),
@@ -37,6 +42,7 @@ pub fn encode_verdict(verdict: Verdict) -> Vec<u8> {
 }
 
 /// `validate_settings`: the payload is the settings object itself.
+#[cfg(feature = "wapc")]
 pub fn settings_validation(payload: &[u8]) -> Vec<u8> {
     let response = match settings::Settings::from_slice(payload) {
         Ok(_) => SettingsValidationResponse {
@@ -53,7 +59,7 @@ pub fn settings_validation(payload: &[u8]) -> Vec<u8> {
     })
 }
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "wapc"))]
 mod wapc_entry_points {
     use wapc_guest::{CallResult, register_function};
 
