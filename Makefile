@@ -152,6 +152,25 @@ bench: policy.wasm
 	$(CARGO) run --locked --profile bench -p policy-host --bin bench -- \
 	  --policy policy.wasm --unoptimized target/$(WASM_TARGET)/release/readonly_rootfs_policy.wasm \
 	  --parse-only $(BENCH_GUESTS)/parse_only.wasm --noop $(BENCH_GUESTS)/noop.wasm $(BENCH_ARGS)
+	$(MAKE) bench-server
+
+# The system-level half of `make bench`: the same requests through
+# Kubewarden's real policy-server on loopback (bench/policy-server.py: hey,
+# fixed request counts, 8 connections), requests per second and p50/p99 per
+# module, as ratios to the noop guest in the same server. policy-server and
+# kwctl come from the PATH, else from ../shared/engine. Options:
+# make bench-server BENCH_SERVER_ARGS="--runs 5 --only Mutation".
+.PHONY: bench-server
+bench-server: policy.wasm
+	@bash scripts/install-deps.sh bench
+	$(CARGO) build --locked --target $(WASM_TARGET) --release -p bench-guest-parse-only -p bench-guest-noop
+	mkdir -p $(BENCH_GUESTS)
+	for guest in parse_only noop; do \
+	  wasm-opt $(WASM_OPT_FLAGS) target/$(WASM_TARGET)/release/bench_guest_$$guest.wasm -o $(BENCH_GUESTS)/$$guest.wasm; \
+	done
+	$(CARGO) run --locked --profile bench -p policy-host --bin bench -- --dump-only target/bench-requests
+	python3 bench/policy-server.py --requests target/bench-requests --policy policy.wasm \
+	  --parse-only $(BENCH_GUESTS)/parse_only.wasm --noop $(BENCH_GUESTS)/noop.wasm $(BENCH_SERVER_ARGS)
 
 .PHONY: clean
 clean:

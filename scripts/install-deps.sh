@@ -20,6 +20,11 @@ rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add was
 # artifact whichever command builds it.
 command -v wasm-opt >/dev/null || apt_install binaryen
 [ "$need" = evaluate ] && exit 0
+if [ "$need" = bench ]; then
+  # make bench-server drives policy-server with hey (Debian's package).
+  command -v hey >/dev/null || apt_install hey
+  exit 0
+fi
 
 rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt

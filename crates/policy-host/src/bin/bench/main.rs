@@ -7,99 +7,107 @@
 //! after one call on a fresh instance; then module sizes, compile times and
 //! the issue's targets.
 //!
-//! Usage: `bench --policy policy.wasm --parse-only P --noop N
-//!         [--unoptimized U] [--iterations 2000] [--warmup 200] [--runs 3]
-//!         [--compiles 5] [--dump DIR] [--only TEXT] [--perf GUEST [--perf-calls N]]`
+//! Usage: `bench --help`. `--dump-only DIR` writes the generated requests
+//! (and `index.json` describing them) for `bench/policy-server.py`, the
+//! benchmark through the real policy-server, and exits.
 //! (`BENCH_FUEL=1` also prints each guest's instruction count per case).
 
 mod payloads;
 mod rawhost;
 
+use clap::Parser;
 use payloads::{Case, Expect};
 use policy_host::{CompiledPolicy, Policy, ValidationResponse};
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+/// Benchmark of policy.wasm against the parse-only and noop guests in the
+/// waPC host; prints a Markdown report.
+#[derive(Parser)]
+#[command(name = "bench")]
 struct Options {
-    policy: PathBuf,
-    parse_only: PathBuf,
-    noop: PathBuf,
+    /// The policy module (policy.wasm).
+    #[arg(long, required_unless_present = "dump_only")]
+    policy: Option<PathBuf>,
+    /// The parse-only baseline guest.
+    #[arg(long, required_unless_present = "dump_only")]
+    parse_only: Option<PathBuf>,
+    /// The noop baseline guest.
+    #[arg(long, required_unless_present = "dump_only")]
+    noop: Option<PathBuf>,
     /// The policy as cargo built it, before wasm-opt (size report only).
+    #[arg(long)]
     unoptimized: Option<PathBuf>,
+    /// Timed calls per guest and case in each run.
+    #[arg(long, default_value_t = 2000, value_parser = positive)]
     iterations: usize,
+    /// Untimed calls per guest and case before timing.
+    #[arg(long, default_value_t = 200, value_parser = positive)]
     warmup: usize,
+    /// Repetitions of the whole measurement.
+    #[arg(long, default_value_t = 3, value_parser = positive)]
     runs: usize,
+    /// Compiles per module for the compile-time figure.
+    #[arg(long, default_value_t = 5, value_parser = positive)]
     compiles: usize,
-    /// Write each case's payload to this directory (for profiling).
+    /// Also write each case's payload to this directory (for profiling).
+    #[arg(long, value_name = "DIR")]
     dump: Option<PathBuf>,
+    /// Only write each case's payload and `index.json` to this directory,
+    /// then exit (the requests of bench/policy-server.py).
+    #[arg(long, value_name = "DIR", conflicts_with = "dump")]
+    dump_only: Option<PathBuf>,
     /// Run only the cases whose name contains this.
+    #[arg(long, value_name = "TEXT")]
     only: Option<String>,
     /// Instead of the benchmark, call this guest (policy, parse-only, noop)
     /// `perf_calls` times on each selected case, on a raw-host engine that
     /// writes a perf map: `perf record -g target/release/bench ... --perf policy`.
+    #[arg(long, value_name = "GUEST", value_parser = clap::builder::PossibleValuesParser::new(GUESTS))]
     perf: Option<String>,
+    /// Calls per case with --perf.
+    #[arg(long, default_value_t = 20000, value_parser = positive)]
     perf_calls: usize,
 }
 
-fn usage() -> String {
-    "usage: bench --policy FILE --parse-only FILE --noop FILE [--unoptimized FILE] \
-     [--iterations N] [--warmup N] [--runs N] [--compiles N] [--dump DIR] [--only TEXT] [--perf GUEST [--perf-calls N]]"
-        .to_string()
+fn positive(text: &str) -> Result<usize, String> {
+    text.parse::<usize>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("not a positive number: {text}"))
 }
 
-fn parse_args() -> Result<Options, String> {
-    let mut args = std::env::args().skip(1);
-    let mut policy = None;
-    let mut parse_only = None;
-    let mut noop = None;
-    let mut options = Options {
-        policy: PathBuf::new(),
-        parse_only: PathBuf::new(),
-        noop: PathBuf::new(),
-        unoptimized: None,
-        iterations: 2000,
-        warmup: 200,
-        runs: 3,
-        compiles: 5,
-        dump: None,
-        only: None,
-        perf: None,
-        perf_calls: 20000,
-    };
-    while let Some(arg) = args.next() {
-        let mut value = || {
-            args.next()
-                .ok_or_else(|| format!("{arg} needs a value\n{}", usage()))
-        };
-        let number = |v: String| {
-            v.parse::<usize>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| format!("{arg}: not a positive number: {v}"))
-        };
-        match arg.as_str() {
-            "--policy" => policy = Some(PathBuf::from(value()?)),
-            "--parse-only" => parse_only = Some(PathBuf::from(value()?)),
-            "--noop" => noop = Some(PathBuf::from(value()?)),
-            "--unoptimized" => options.unoptimized = Some(PathBuf::from(value()?)),
-            "--dump" => options.dump = Some(PathBuf::from(value()?)),
-            "--only" => options.only = Some(value()?),
-            "--perf" => options.perf = Some(value()?),
-            "--perf-calls" => options.perf_calls = number(value()?)?,
-            "--iterations" => options.iterations = number(value()?)?,
-            "--warmup" => options.warmup = number(value()?)?,
-            "--runs" => options.runs = number(value()?)?,
-            "--compiles" => options.compiles = number(value()?)?,
-            "-h" | "--help" => return Err(usage()),
-            other => return Err(format!("unknown argument {other}\n{}", usage())),
-        }
+/// Writes each case's payload as `NN.json` into `dir`, and `index.json`: one
+/// entry per case with its file, name, expected verdict, container count and
+/// request size.
+fn dump(dir: &Path, cases: &[Case], with_index: bool) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut index = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
+        let file = format!("{i:02}.json");
+        let path = dir.join(&file);
+        std::fs::write(&path, &case.payload).map_err(|e| format!("{}: {e}", path.display()))?;
+        eprintln!("{}: {}", path.display(), case.name);
+        index.push(serde_json::json!({
+            "file": file,
+            "name": case.name,
+            "expect": match case.expect {
+                Expect::Accept => "accept",
+                Expect::Reject => "reject",
+                Expect::Mutate => "mutate",
+            },
+            "containers": case.containers,
+            "compliant": case.compliant,
+        }));
     }
-    options.policy = policy.ok_or_else(usage)?;
-    options.parse_only = parse_only.ok_or_else(usage)?;
-    options.noop = noop.ok_or_else(usage)?;
-    Ok(options)
+    if with_index {
+        let path = dir.join("index.json");
+        let text = serde_json::to_string_pretty(&index).map_err(|e| e.to_string())?;
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// The three guests, in table order.
@@ -264,8 +272,17 @@ fn spread(values: &[f64], digits: usize) -> String {
 }
 
 fn run() -> Result<bool, String> {
-    let options = parse_args()?;
-    let paths = [&options.policy, &options.parse_only, &options.noop];
+    let options = Options::parse();
+    if let Some(dir) = &options.dump_only {
+        dump(dir, &selected_cases(&options), true)?;
+        return Ok(true);
+    }
+    let (Some(policy), Some(parse_only), Some(noop)) =
+        (&options.policy, &options.parse_only, &options.noop)
+    else {
+        unreachable!("clap requires the three guests without --dump-only");
+    };
+    let paths = [policy, parse_only, noop];
 
     // Compile each module once for the benchmark, and time compiles.
     let engine = rawhost::engine().map_err(|e| e.to_string())?;
@@ -293,17 +310,9 @@ fn run() -> Result<bool, String> {
         });
     }
 
-    let mut cases = payloads::cases();
-    if let Some(only) = &options.only {
-        cases.retain(|case| case.name.contains(only.as_str()));
-    }
+    let cases = selected_cases(&options);
     if let Some(dir) = &options.dump {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        for (i, case) in cases.iter().enumerate() {
-            let path = dir.join(format!("{i:02}.json"));
-            std::fs::write(&path, &case.payload).map_err(|e| format!("{}: {e}", path.display()))?;
-            eprintln!("{}: {}", path.display(), case.name);
-        }
+        dump(dir, &cases, false)?;
     }
     if let Some(name) = &options.perf {
         return perf_loop(&options, &cases, name, paths);
@@ -492,6 +501,15 @@ fn run() -> Result<bool, String> {
     );
     print!("{out}");
     Ok(all_met)
+}
+
+/// The generated cases, restricted by `--only`.
+fn selected_cases(options: &Options) -> Vec<Case> {
+    let mut cases = payloads::cases();
+    if let Some(only) = &options.only {
+        cases.retain(|case| case.name.contains(only.as_str()));
+    }
+    cases
 }
 
 /// `--perf`: calls one guest in a loop on a perf-map engine.
