@@ -40,7 +40,7 @@ setup_file() {
   echo "# $(command -v policy-server): $(policy-server --version 2>/dev/null | head -n1)" >&3
 
   export WORK="$BATS_FILE_TMPDIR"
-  python3 "$HARNESS" policies "$MODULE" "$WORK/policies.yml" >&3
+  python3 "$HARNESS" policies "$MODULE" "$WORK/policies.yml" | sed "s/^/# /" >&3
   python3 "$HARNESS" examples >"$WORK/examples.json"
   start_server "$WORK/policies.yml"
 }
@@ -408,6 +408,7 @@ example_entry() {
   run python3 "$HARNESS" table "$URL"
   echo "$output"
   [ "$status" -eq 0 ]
+  echo "# ${lines[-1]}" >&3
   [[ "${lines[-1]}" =~ ^([0-9]+)\ of\ ([0-9]+)\ fixture\ cases\ passed ]]
   [ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ] && [ "${BASH_REMATCH[1]}" -ge 200 ]
 }
@@ -439,4 +440,5 @@ EOF
   echo "$output"
   [ "$status" -eq 0 ]
   [[ "$output" == *"2000 requests over 8 connections, 5 distinct, 0 errors"* ]]
+  echo "# ${lines[-1]}" >&3
 }
