@@ -40,7 +40,8 @@ setup_file() {
   echo "# $(command -v policy-server): $(policy-server --version 2>/dev/null | head -n1)" >&3
 
   export WORK="$BATS_FILE_TMPDIR"
-  python3 "$HARNESS" policies "$MODULE" "$WORK/policies.yml" | sed "s/^/# /" >&3
+  python3 "$HARNESS" policies "$MODULE" "$WORK/policies.yml" >"$WORK/policies.out" || return 1
+  sed 's/^/# /' "$WORK/policies.out" >&3
   python3 "$HARNESS" examples >"$WORK/examples.json"
   start_server "$WORK/policies.yml"
 }
