@@ -11,7 +11,9 @@ Subcommands (each prints what the bats test asserts on; exit 1 on failure):
   patched REVIEW RESPONSE print REVIEW with the response's base64 JSON patch
                          applied to request.object (the patch must be one)
   table URL              run every fixture case of tests/cases.json through
-                         the server and check it as the Rust fixture table does
+                         the server: verdict, message fragments, warnings, the
+                         exact patch; a patch is applied and the result must be
+                         accepted unchanged (same settings, and validate-only)
   load URL ...           the bounded load smoke (see `load --help`)
 
 Only the standard library plus PyYAML (the examples are YAML) and jsonpatch
@@ -26,6 +28,7 @@ import http.client
 import json
 import sys
 import threading
+import time
 import urllib.parse
 from pathlib import Path
 
@@ -330,8 +333,6 @@ def cmd_load(args):
     cycling through the given POLICY=FIXTURE pairs. Every answer must be HTTP
     200 and identical (uid aside, which is the fixture's anyway) for identical
     requests. Prints counts and the wall time; asserts no throughput."""
-    import time
-
     targets = []
     for pair in args.targets:
         policy, _, fixture = pair.partition("=")
