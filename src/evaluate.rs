@@ -282,9 +282,12 @@ fn check(
     mutation: Mutation,
     source: Source,
 ) -> Verdict {
-    let warnings = validate::warnings(spec, settings, &scope, kind.pod_spec_field());
     // Most requests comply: say so without collecting findings.
-    if validate::all_compliant(spec, settings, &scope) {
+    let validate::Scan {
+        all_compliant,
+        warnings,
+    } = validate::scan(spec, settings, &scope, kind.pod_spec_field());
+    if all_compliant {
         return Verdict::Accept { warnings };
     }
     let findings = validate::inspect(spec, settings, &scope);

@@ -146,20 +146,33 @@ pub fn inspect(spec: &PodSpecView, settings: &Settings, scope: &Scope) -> Vec<Fi
         .collect()
 }
 
-/// Whether [`inspect`] would find every checked container compliant,
-/// answered without allocating for compliant containers and stopping at
-/// the first one that is not.
-pub fn all_compliant(spec: &PodSpecView, settings: &Settings, scope: &Scope) -> bool {
-    checked_containers(spec, settings, scope).all(
-        |Checked {
-             list, container, ..
-         }| {
-            root_filesystem(container) == RootFilesystem::ReadOnly
-                && (list == ContainerList::EphemeralContainers
-                    || required_paths(settings, container)
-                        .all(|(path, _)| path_problem(spec, container, path).is_none()))
-        },
-    )
+/// What one walk over the checked containers finds without allocating for
+/// compliant ones: whether [`inspect`] would find them all compliant, and
+/// the warnings about them.
+pub struct Scan {
+    pub all_compliant: bool,
+    pub warnings: Vec<String>,
+}
+
+pub fn scan(spec: &PodSpecView, settings: &Settings, scope: &Scope, pod_spec_field: &str) -> Scan {
+    let mut all_compliant = true;
+    let mut warnings = Warnings::default();
+    for checked in checked_containers(spec, settings, scope) {
+        all_compliant = all_compliant && is_compliant(spec, settings, &checked);
+        warn_about(spec, settings, &checked, pod_spec_field, &mut warnings);
+    }
+    Scan {
+        all_compliant,
+        warnings: warnings.finish(),
+    }
+}
+
+fn is_compliant(spec: &PodSpecView, settings: &Settings, checked: &Checked) -> bool {
+    let container = checked.container;
+    root_filesystem(container) == RootFilesystem::ReadOnly
+        && (checked.list == ContainerList::EphemeralContainers
+            || required_paths(settings, container)
+                .all(|(path, _)| path_problem(spec, container, path).is_none()))
 }
 
 /// The containers the policy checks, in pod spec order, with their list,
@@ -580,78 +593,88 @@ fn plural(count: usize) -> &'static str {
 /// changes, except through a `subPath` mount.
 const UPDATED_VOLUME_TYPES: [&str; 4] = ["configMap", "secret", "projected", "downwardAPI"];
 
-/// The warnings for the checked containers of `spec`, in pod spec order:
-/// per container, that it can remount its root, then each `subPath` mount
-/// of an updated volume (unless `warnSubPathMounts` is off). At most
-/// [`MAX_LISTED`], then one saying how many more there are.
-pub fn warnings(
+/// Warnings in pod spec order, at most [`MAX_LISTED`], then one saying how
+/// many more there are.
+#[derive(Default)]
+struct Warnings {
+    listed: Vec<String>,
+    count: usize,
+}
+
+impl Warnings {
+    fn add(&mut self, write: impl FnOnce(&mut String)) {
+        self.count += 1;
+        if self.count <= MAX_LISTED {
+            let mut text = String::new();
+            write(&mut text);
+            self.listed.push(text);
+        }
+    }
+
+    fn finish(mut self) -> Vec<String> {
+        if self.count > MAX_LISTED {
+            let more = self.count - MAX_LISTED;
+            self.listed.push(format!(
+                "and {more} more warning{} of the read-only root filesystem policy not shown",
+                plural(more)
+            ));
+        }
+        self.listed
+    }
+}
+
+/// The warnings about one checked container: that it can remount its root,
+/// then each `subPath` mount of an updated volume (unless
+/// `warnSubPathMounts` is off).
+fn warn_about(
     spec: &PodSpecView,
     settings: &Settings,
-    scope: &Scope,
+    checked: &Checked,
     pod_spec_field: &str,
-) -> Vec<String> {
-    let mut warnings = Vec::new();
-    let mut count = 0usize;
-    let mut push = |warning: &dyn Fn(&mut String)| {
-        count += 1;
-        if count <= MAX_LISTED {
-            let mut text = String::new();
-            warning(&mut text);
-            warnings.push(text);
-        }
+    warnings: &mut Warnings,
+) {
+    let container = checked.container;
+    let at = |out: &mut String| {
+        write_container(
+            out,
+            checked.list,
+            &container.name,
+            checked.index,
+            pod_spec_field,
+        )
     };
-    for checked in checked_containers(spec, settings, scope) {
-        let container = checked.container;
-        let at = |out: &mut String| {
-            write_container(
-                out,
-                checked.list,
-                &container.name,
-                checked.index,
-                pod_spec_field,
-            )
-        };
-        if let Some(power) = remount_power(container) {
-            push(&|out: &mut String| {
-                at(out);
-                out.push(' ');
-                out.push_str(&power);
-                out.push_str(
-                    " and can remount its root filesystem read-write, so readOnlyRootFilesystem does not protect it; drop it and enforce the Pod Security Standards' baseline level",
-                );
-            });
-        }
-        if !settings.warn_sub_path_mounts {
+    if let Some(power) = remount_power(container) {
+        warnings.add(|out| {
+            at(out);
+            out.push(' ');
+            out.push_str(&power);
+            out.push_str(
+                " and can remount its root filesystem read-write, so readOnlyRootFilesystem does not protect it; drop it and enforce the Pod Security Standards' baseline level",
+            );
+        });
+    }
+    if !settings.warn_sub_path_mounts {
+        return;
+    }
+    for mount in container.volume_mounts.as_deref().unwrap_or_default() {
+        let Some((field, volume_type)) = sub_path_of_updated_volume(spec, mount) else {
             continue;
-        }
-        for mount in container.volume_mounts.as_deref().unwrap_or_default() {
-            let Some((field, volume_type)) = sub_path_of_updated_volume(spec, mount) else {
-                continue;
-            };
-            push(&|out: &mut String| {
-                at(out);
-                out.push_str(": ");
-                out.push_str(volume_type);
-                out.push_str(" volume \"");
-                out.push_str(&mount.name);
-                out.push_str("\" is mounted at ");
-                out.push_str(&mount.mount_path);
-                out.push_str(" with ");
-                out.push_str(field);
-                out.push_str(
-                    ", so it never receives updates of its source (a rotated secret is not rotated); mount the volume at a directory and point the application at the file inside it",
-                );
-            });
-        }
+        };
+        warnings.add(|out| {
+            at(out);
+            out.push_str(": ");
+            out.push_str(volume_type);
+            out.push_str(" volume \"");
+            out.push_str(&mount.name);
+            out.push_str("\" is mounted at ");
+            out.push_str(&mount.mount_path);
+            out.push_str(" with ");
+            out.push_str(field);
+            out.push_str(
+                ", so it never receives updates of its source (a rotated secret is not rotated); mount the volume at a directory and point the application at the file inside it",
+            );
+        });
     }
-    if count > MAX_LISTED {
-        let more = count - MAX_LISTED;
-        warnings.push(format!(
-            "and {more} more warning{} of the read-only root filesystem policy not shown",
-            plural(more)
-        ));
-    }
-    warnings
 }
 
 /// What lets a container remount its root filesystem read-write:
