@@ -8,7 +8,8 @@ Sources: test_data/*.json (AdmissionReview fixtures), tests/cases.json (the
 fixture table: fixture + settings pairs) when present, and a fixed list of
 settings below. Only files named seed-* are written or removed, so entries
 that fuzzing and `cargo fuzz cmin` produced stay. The pod_structure target
-takes `arbitrary` bytes, not JSON, so it has no seeds here.
+takes `arbitrary` bytes, not JSON, so it has no seeds here (its corpus is
+what fuzzing kept; see docs/fuzzing.md).
 
 Usage: python3 fuzz/make-seed-corpus.py [--check]
   --check  exit 1 if the seeds on disk differ from what would be written.
@@ -80,6 +81,33 @@ SETTINGS_SEEDS = [
     {"writableVolume": {"sizeLimit": "+.5E-2"}},
     {"writableVolume": {"size": "1Gi"}},
     {"writableVolume": []},
+    {"containerWritablePaths": [{"image": "nginx*", "paths": ["/var/cache/nginx", "/var/run/"]}]},
+    {
+        "requiredWritablePaths": ["/tmp"],
+        "containerWritablePaths": [
+            {"name": "web", "image": "registry.example.com/web:*", "paths": ["/tmp", "/app/uploads"]},
+            {"name": "web", "paths": ["/app/uploads", "/var/log/app"]},
+        ],
+        "warnSubPathMounts": False,
+        "mutate": True,
+    },
+    {"containerWritablePaths": [{"paths": ["/tmp"]}]},
+    {"containerWritablePaths": [{"name": "", "image": "", "paths": ["/tmp"]}]},
+    {"containerWritablePaths": [{"name": None, "image": "nginx*", "paths": ["/tmp"]}]},
+    {"containerWritablePaths": [{"image": "nginx*", "paths": []}]},
+    {"containerWritablePaths": [{"image": "nginx*"}]},
+    {"containerWritablePaths": [{"image": "nginx*", "paths": ["/a", "/a/"]}]},
+    {"containerWritablePaths": [{"image": "nginx*", "paths": ["relative", "/"]}]},
+    {"containerWritablePaths": [{"image": "nginx*", "paths": ["", None]}]},
+    {"containerWritablePaths": [{"image": "ng*nx", "paths": ["/tmp"]}]},
+    {"containerWritablePaths": [{"image": "nginx*", "path": ["/tmp"]}]},
+    {"containerWritablePaths": [None]},
+    {"containerWritablePaths": ["nginx"]},
+    {"containerWritablePaths": {"image": "nginx*", "paths": ["/tmp"]}},
+    {"warnSubPathMounts": True},
+    {"warnSubPathMounts": "false"},
+    {"exemptContainers": [None, {"name": "", "image": "*"}]},
+    {"writableVolume": {"sizeLimit": ""}},
     [],
     "settings",
 ]

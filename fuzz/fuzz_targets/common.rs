@@ -6,8 +6,13 @@ use readonly_rootfs_policy::request::CheckedKind;
 use readonly_rootfs_policy::{Verdict, encode_verdict, evaluate_payload};
 use serde_json::Value;
 
-/// Invariants of every verdict: a rejection says why, and the encoded
-/// response is JSON whose `accepted` matches the verdict.
+/// At most this many violations are listed in a rejection message, and
+/// this many warnings given; then one line saying how many more.
+pub const MAX_LISTED: usize = 20;
+
+/// Invariants of every verdict: a rejection says why, warnings are not
+/// empty and at most 21, and the encoded response is JSON whose `accepted`
+/// matches the verdict.
 pub fn check_verdict(verdict: &Verdict) {
     let accepted = match verdict {
         Verdict::Reject { message, .. } => {
@@ -21,12 +26,56 @@ pub fn check_verdict(verdict: &Verdict) {
     for w in warnings {
         assert!(!w.trim().is_empty(), "empty warning");
     }
+    assert!(warnings.len() <= MAX_LISTED + 1, "{} warnings: {warnings:?}", warnings.len());
+    if warnings.len() == MAX_LISTED + 1 {
+        assert!(
+            warnings[MAX_LISTED].starts_with("and ") && warnings[MAX_LISTED].contains(" more warning"),
+            "the 21st warning does not say how many more: {warnings:?}"
+        );
+    }
     let encoded = encode_verdict(verdict.clone());
     let response: Value =
         serde_json::from_slice(&encoded).expect("encode_verdict produces JSON");
     assert_eq!(response["accepted"].as_bool(), Some(accepted), "encoded: {response}");
     if let Verdict::Mutate { object, .. } = verdict {
         assert_eq!(&response["mutated_object"], object, "encoded mutated object");
+    }
+}
+
+/// A rejection for violations lists at most [`MAX_LISTED`] of them, one
+/// line each, then one line saying how many more; the header counts them
+/// all. (Only for container names without line breaks.)
+pub fn check_message_bounds(message: &str) {
+    let mut lines = message.lines();
+    let header = lines.next().unwrap_or("");
+    let Some(rest) = header.split_once("rejected by the read-only root filesystem policy (") else {
+        return;
+    };
+    let digits: String = rest.1.chars().take_while(char::is_ascii_digit).collect();
+    let count: usize = digits.parse().unwrap_or_else(|_| panic!("no violation count in {header:?}"));
+    let lines: Vec<&str> = lines.collect();
+    let listed = count.min(MAX_LISTED);
+    let more = count - listed;
+    assert_eq!(lines.len(), listed + usize::from(more > 0), "{count} violations listed as:\n{message}");
+    assert!(lines.iter().all(|l| l.starts_with("- ")), "{message}");
+    if more > 0 {
+        let expected = format!("- and {more} more violation");
+        assert!(lines[listed].starts_with(&expected), "the last line does not say {expected:?}:\n{message}");
+    }
+}
+
+pub fn warnings(verdict: &Verdict) -> &[String] {
+    match verdict {
+        Verdict::Accept { warnings } | Verdict::Mutate { warnings, .. } | Verdict::Reject { warnings, .. } => warnings,
+    }
+}
+
+/// The verdict with its warnings dropped.
+pub fn without_warnings(verdict: &Verdict) -> Verdict {
+    match verdict.clone() {
+        Verdict::Accept { .. } => Verdict::Accept { warnings: Vec::new() },
+        Verdict::Mutate { object, .. } => Verdict::Mutate { object, warnings: Vec::new() },
+        Verdict::Reject { message, .. } => Verdict::Reject { message, warnings: Vec::new() },
     }
 }
 

@@ -1,15 +1,22 @@
 //! Structure-aware fuzzing: pod-shaped admission requests built with the
 //! `arbitrary` crate, from small alphabets so that name collisions,
-//! exemptions, shadowing mounts and long names happen often.
+//! exemptions, `containerWritablePaths` rules, shadowing mounts, changed
+//! images and long names happen often.
 //!
 //! Invariants (POLICY-SPEC.md): never panics; a rejection has a message; a
 //! kind that is not checked is accepted unchanged; on Mutate, the patch only
 //! adds/replaces, mutation is idempotent, the mutated object passes
 //! validate-only mode, injected volume names are unique DNS-1123 labels and
 //! no container gets a second mount at a path. Validate-only and mutating
-//! mode agree on what is compliant. An independent model of the contract
-//! (`expected`) predicts accept / reject / mutate for every input whose
-//! shape it models, and the policy must agree with it.
+//! mode agree on what is compliant. Warnings are never empty strings and at
+//! most 21; a rejection message lists at most 20 violations plus one line
+//! saying how many more; flipping `warnSubPathMounts` changes only the
+//! warnings. An independent model of the contract (`predict`) gives
+//! accept / reject / mutate and the number of warnings for every input
+//! whose shape it models (the paths each container requires from the
+//! global list and the rules it matches; on a Pod UPDATE, the containers
+//! that are new or whose image changed, the latter never mutated; remount
+//! and subPath warnings), and the policy must agree with it.
 
 #![no_main]
 
@@ -20,7 +27,7 @@ use libfuzzer_sys::fuzz_target;
 use readonly_rootfs_policy::Verdict;
 use readonly_rootfs_policy::mutate::injected_volume_name;
 use serde_json::{Map, Value, json};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 const MAX_ITEMS: usize = 4;
@@ -76,6 +83,13 @@ static VOLUME_NAMES: LazyLock<Vec<String>> = LazyLock::new(|| {
 });
 /// Mounts may name volumes that do not exist.
 const MISSING_VOLUME: &str = "missing";
+
+/// Capabilities a container may add: SYS_ADMIN and ALL (any case, with or
+/// without CAP_) let it remount its root.
+const CAPABILITIES: [&str; 9] = [
+    "SYS_ADMIN", "CAP_SYS_ADMIN", "sys_admin", "Cap_Sys_Admin", "ALL", "all", "CAP_ALL", "NET_ADMIN",
+    "SYS_ADMINS",
+];
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
 struct Pick(u8);
@@ -181,12 +195,31 @@ enum SecurityContext {
     WrongFlagType,
 }
 
+/// What in a securityContext object may let a container remount its root.
+#[derive(Arbitrary, Debug, Clone)]
+enum Power {
+    Privileged(Tri),
+    Add(Vec<Pick>),
+    /// Not a boolean, not a list of strings: the pod cannot be read.
+    PrivilegedWrongType,
+    AddWrongType,
+}
+
+#[derive(Arbitrary, Debug, Clone, Copy, PartialEq)]
+enum SubPath {
+    None,
+    SubPath,
+    SubPathExpr,
+    /// `subPath: ""`, which is no subPath.
+    Empty,
+}
+
 #[derive(Arbitrary, Debug, Clone)]
 struct Mount {
     volume: Pick,
     path: Pick,
     read_only: Option<Tri>,
-    sub_path: bool,
+    sub_path: SubPath,
     extra: Option<Extra>,
 }
 
@@ -195,6 +228,7 @@ struct Container {
     name: Option<Pick>,
     image: Option<Pick>,
     security_context: SecurityContext,
+    power: Option<Power>,
     mounts: Field<Vec<Mount>>,
     restart_always: bool,
     extra: Option<Extra>,
@@ -218,6 +252,12 @@ enum VolumeType {
 }
 
 impl VolumeType {
+    /// configMap, secret, projected, downwardAPI: updated by the kubelet,
+    /// except through a subPath.
+    fn updated(&self) -> bool {
+        matches!(self, VolumeType::ConfigMap | VolumeType::Secret | VolumeType::Projected | VolumeType::DownwardApi)
+    }
+
     fn writable(&self) -> bool {
         match self {
             VolumeType::EmptyDir
@@ -360,10 +400,28 @@ struct WritableVolume {
     size_limit: Option<Pick>,
 }
 
+/// A `containerWritablePaths` rule: always a selector and a path, so that
+/// most generated rules are valid.
+#[derive(Arbitrary, Debug, Clone)]
+struct Rule {
+    selector: RuleSelector,
+    path: Pick,
+    more_paths: Vec<Pick>,
+}
+
+#[derive(Arbitrary, Debug, Clone)]
+enum RuleSelector {
+    Name(Pick),
+    Image(Pick),
+    Both(Pick, Pick),
+}
+
 #[derive(Arbitrary, Debug, Clone)]
 struct SettingsInput {
     paths: Field<Vec<Pick>>,
+    rules: Field<Vec<Rule>>,
     exemptions: Field<Vec<Exemption>>,
+    warn_sub_path_mounts: Option<Tri>,
     exempt_ephemeral: Option<Tri>,
     mutate: bool,
     writable_volume: Option<WritableVolume>,
@@ -387,6 +445,11 @@ struct Input {
     template_extra: Option<Extra>,
     delete_object_null: bool,
     spec: Spec,
+    /// For the old objects made from `spec` (`Same`, `SameTemplateRelabeled`,
+    /// `WithoutEphemeralContainers`): the k-th container (init, regular,
+    /// ephemeral order) had image `old_images[k]` where that is `Some`
+    /// (`Some(None)`: no image).
+    old_images: Vec<Option<Option<Pick>>>,
     old: OldObject,
     settings: SettingsInput,
 }
@@ -397,8 +460,11 @@ struct Input {
 struct ModelSettings {
     paths: Vec<String>,
     exemptions: Vec<(Option<String>, Option<String>)>,
+    /// `(name, image, paths)`
+    rules: Vec<(Option<String>, Option<String>, Vec<String>)>,
     exempt_ephemeral: bool,
     mutate: bool,
+    warn_sub_path_mounts: bool,
 }
 
 fn normalize(path: &str) -> String {
@@ -409,8 +475,10 @@ fn build_settings(input: &SettingsInput) -> (Value, ModelSettings) {
     let mut model = ModelSettings {
         paths: Vec::new(),
         exemptions: Vec::new(),
+        rules: Vec::new(),
         exempt_ephemeral: false,
         mutate: input.mutate,
+        warn_sub_path_mounts: true,
     };
     if input.absent_gate.rare() {
         model.mutate = false;
@@ -492,6 +560,52 @@ fn build_settings(input: &SettingsInput) -> (Value, ModelSettings) {
         }
         map.insert("writableVolume".into(), Value::Object(v));
     }
+    match &input.rules {
+        Field::Absent => {}
+        Field::Null => {
+            map.insert("containerWritablePaths".into(), Value::Null);
+        }
+        Field::Present(rules) => {
+            let mut raw = Vec::new();
+            for rule in rules.iter().take(MAX_ITEMS) {
+                let (name, image) = match rule.selector {
+                    RuleSelector::Name(n) => (Some(n), None),
+                    RuleSelector::Image(i) => (None, Some(i)),
+                    RuleSelector::Both(n, i) => (Some(n), Some(i)),
+                };
+                // An empty name is invalid settings: not generated.
+                let name = name.map(|n| n.of(&CONTAINER_NAMES)).filter(|n| !n.is_empty());
+                let image = image.map(|i| i.of(&IMAGE_PATTERNS));
+                let mut paths = Vec::new();
+                let mut raw_paths = Vec::new();
+                for pick in std::iter::once(&rule.path).chain(rule.more_paths.iter().take(MAX_ITEMS - 1)) {
+                    let path = pick.of(&REQUIRED_PATHS);
+                    if !paths.contains(&normalize(path)) {
+                        paths.push(normalize(path));
+                        raw_paths.push(json!(path));
+                    }
+                }
+                if (name.is_none() && image.is_none()) || paths.is_empty() {
+                    continue;
+                }
+                let mut obj = Map::new();
+                if let Some(n) = name {
+                    obj.insert("name".into(), json!(n));
+                }
+                if let Some(i) = image {
+                    obj.insert("image".into(), json!(i));
+                }
+                obj.insert("paths".into(), Value::Array(raw_paths));
+                raw.push(Value::Object(obj));
+                model.rules.push((name.map(str::to_string), image.map(str::to_string), paths));
+            }
+            map.insert("containerWritablePaths".into(), Value::Array(raw));
+        }
+    }
+    if let Some(tri) = input.warn_sub_path_mounts {
+        map.insert("warnSubPathMounts".into(), tri.json());
+        model.warn_sub_path_mounts = tri != Tri::False;
+    }
     (Value::Object(map), model)
 }
 
@@ -503,11 +617,30 @@ fn image_matches(pattern: &str, image: Option<&str>) -> bool {
     }
 }
 
+/// An exemption object or a rule's selector: both given, both match.
+fn selector_matches(n: &Option<String>, i: &Option<String>, name: &str, image: Option<&str>) -> bool {
+    n.as_deref().is_none_or(|n| n == name) && i.as_deref().is_none_or(|i| image_matches(i, image))
+}
+
 impl ModelSettings {
     fn is_exempt(&self, name: &str, image: Option<&str>) -> bool {
-        self.exemptions.iter().any(|(n, i)| {
-            n.as_deref().is_none_or(|n| n == name) && i.as_deref().is_none_or(|i| image_matches(i, image))
-        })
+        self.exemptions.iter().any(|(n, i)| selector_matches(n, i, name, image))
+    }
+
+    /// `requiredWritablePaths`, then the paths of every rule the container
+    /// matches, each once.
+    fn required_paths(&self, name: &str, image: Option<&str>) -> Vec<&str> {
+        let mut paths: Vec<&str> = self.paths.iter().map(String::as_str).collect();
+        for (n, i, rule_paths) in &self.rules {
+            if selector_matches(n, i, name, image) {
+                for path in rule_paths {
+                    if !paths.contains(&path.as_str()) {
+                        paths.push(path);
+                    }
+                }
+            }
+        }
+        paths
     }
 }
 
@@ -566,6 +699,26 @@ fn container_json(c: &Container, init: bool, b: &mut Builder, corrupt: Option<&C
             map.insert("securityContext".into(), json!({"readOnlyRootFilesystem": "true"}));
         }
     }
+    if let (Some(power), Some(sc)) = (&c.power, map.get_mut("securityContext").and_then(Value::as_object_mut)) {
+        match power {
+            Power::Privileged(tri) => {
+                sc.insert("privileged".into(), tri.json());
+            }
+            Power::Add(caps) => {
+                let caps: Vec<Value> = caps.iter().take(MAX_ITEMS).map(|p| json!(p.of(&CAPABILITIES))).collect();
+                let capabilities = sc.entry("capabilities").or_insert_with(|| json!({}));
+                capabilities["add"] = Value::Array(caps);
+            }
+            Power::PrivilegedWrongType => {
+                b.corrupted = true;
+                sc.insert("privileged".into(), json!("yes"));
+            }
+            Power::AddWrongType => {
+                b.corrupted = true;
+                sc.insert("capabilities".into(), json!({"add": ["SYS_ADMIN", 7]}));
+            }
+        }
+    }
     match &c.mounts {
         Field::Absent => {}
         Field::Null => {
@@ -589,8 +742,17 @@ fn container_json(c: &Container, init: bool, b: &mut Builder, corrupt: Option<&C
                     if let Some(ro) = m.read_only {
                         mount.insert("readOnly".into(), ro.json());
                     }
-                    if m.sub_path {
-                        mount.insert("subPath".into(), json!("sub"));
+                    match m.sub_path {
+                        SubPath::None => {}
+                        SubPath::SubPath => {
+                            mount.insert("subPath".into(), json!("sub"));
+                        }
+                        SubPath::SubPathExpr => {
+                            mount.insert("subPathExpr".into(), json!("$(POD_NAME)"));
+                        }
+                        SubPath::Empty => {
+                            mount.insert("subPath".into(), json!(""));
+                        }
                     }
                     if let Some(extra) = &m.extra {
                         mount.insert("recursiveReadOnlyFuture".into(), extra.json());
@@ -791,36 +953,117 @@ fn present_list<T>(field: &Field<Vec<T>>) -> &[T] {
     field.as_ref().map(|v| &v[..v.len().min(MAX_ITEMS)]).unwrap_or(&[])
 }
 
-fn all_names(spec: &Spec) -> HashSet<&'static str> {
-    [&spec.init_containers, &spec.containers, &spec.ephemeral_containers]
-        .into_iter()
-        .flat_map(|f| present_list(f).iter().map(container_name))
-        .collect()
+fn container_image(c: &Container) -> Option<&'static str> {
+    c.image.map(|i| i.of(&IMAGES))
+}
+
+/// A container's image in the old Pod, by name. `Ambiguous`: the old Pod
+/// has two containers of that name with different images (invalid in
+/// Kubernetes; the contract does not say which one counts).
+#[derive(Clone, Copy, PartialEq)]
+enum OldImage {
+    Image(Option<&'static str>),
+    Ambiguous,
+}
+
+fn old_images(spec: &Spec) -> HashMap<&'static str, OldImage> {
+    let mut images = HashMap::new();
+    for field in [&spec.init_containers, &spec.containers, &spec.ephemeral_containers] {
+        for c in present_list(field) {
+            let image = OldImage::Image(container_image(c));
+            images
+                .entry(container_name(c))
+                .and_modify(|old| {
+                    if *old != image {
+                        *old = OldImage::Ambiguous;
+                    }
+                })
+                .or_insert(image);
+        }
+    }
+    images
+}
+
+fn images_changed(input: &Input) -> bool {
+    input.old_images.iter().take(3 * MAX_ITEMS).any(Option::is_some)
+}
+
+/// The spec the old objects made from `spec` have: with `old_images`.
+fn old_spec(input: &Input) -> Spec {
+    let mut spec = input.spec.clone();
+    let changes = &input.old_images;
+    let lists = [&mut spec.init_containers, &mut spec.containers, &mut spec.ephemeral_containers];
+    let containers = lists.into_iter().filter_map(|field| match field {
+        Field::Present(list) => Some(list.iter_mut().take(MAX_ITEMS)),
+        _ => None,
+    });
+    for (c, change) in containers.flatten().zip(changes) {
+        if let Some(image) = change {
+            c.image = *image;
+        }
+    }
+    spec
 }
 
 fn segments(path: &str) -> Vec<&str> {
     path.split('/').filter(|s| !s.is_empty()).collect()
 }
 
+/// The model's prediction: a verdict and the number of warnings it carries
+/// (before the policy bounds them to 20 and one saying how many more).
+#[derive(Debug, PartialEq, Clone, Copy)]
+struct Prediction {
+    verdict: Expected,
+    warnings: usize,
+}
+
+impl Expected {
+    fn without_warnings(self) -> Prediction {
+        Prediction { verdict: self, warnings: 0 }
+    }
+}
+
+fn grants_remount(capability: &str) -> bool {
+    let upper = capability.to_ascii_uppercase();
+    let bare = upper.strip_prefix("CAP_").unwrap_or(&upper);
+    bare == "SYS_ADMIN" || bare == "ALL"
+}
+
+/// Whether a container can remount its root: privileged, or adding
+/// SYS_ADMIN or ALL, in a securityContext that is an object.
+fn can_remount(c: &Container) -> bool {
+    let context_is_object =
+        matches!(c.security_context, SecurityContext::Empty | SecurityContext::ReadOnlyRoot(_) | SecurityContext::WithOthers(_));
+    context_is_object
+        && match &c.power {
+            Some(Power::Privileged(tri)) => tri.is_true(),
+            Some(Power::Add(caps)) => caps.iter().take(MAX_ITEMS).any(|p| grants_remount(p.of(&CAPABILITIES))),
+            _ => false,
+        }
+}
+
 /// The model's prediction for a checked kind's readable, non-Windows spec.
+/// `old`: on a Pod UPDATE, the old Pod's images by container name.
 fn predict_containers(
     spec: &Spec,
     settings: &ModelSettings,
-    old_names: Option<&HashSet<&'static str>>,
+    old: Option<&HashMap<&'static str, OldImage>>,
     mutation: Mutation,
-) -> Expected {
-    // Volume writability by name; duplicate volume names are ambiguous.
+) -> Prediction {
+    // Volumes by name: (writable, updated); duplicate names are ambiguous.
     let volumes = present_list(&spec.volumes);
-    let mut writable: Vec<(String, bool)> = Vec::new();
+    let mut by_name: Vec<(String, bool, bool)> = Vec::new();
     for v in volumes {
         let name = v.name.volume_name();
-        if writable.iter().any(|(n, _)| *n == name) {
-            return Expected::Unknown;
+        if by_name.iter().any(|(n, _, _)| *n == name) {
+            return Expected::Unknown.without_warnings();
         }
-        writable.push((name, v.kind.writable()));
+        by_name.push((name, v.kind.writable(), v.kind.updated()));
     }
+    let volume = |name: &str| by_name.iter().find(|(n, _, _)| n == name).map(|(_, w, u)| (*w, *u));
     let mut any_violation = false;
     let mut unfixable = false;
+    let mut warnings = 0;
     let lists = [
         (&spec.init_containers, false),
         (&spec.containers, false),
@@ -832,10 +1075,28 @@ fn predict_containers(
         }
         for c in present_list(field) {
             let name = container_name(c);
-            let image = c.image.map(|i| i.of(&IMAGES));
-            if old_names.is_some_and(|old| old.contains(name)) || settings.is_exempt(name, image) {
+            let image = container_image(c);
+            // Exemptions see the image the container has now.
+            if settings.is_exempt(name, image) {
                 continue;
             }
+            let image_changed = match old.map(|old| old.get(name)) {
+                // CREATE, or a name the old Pod did not have.
+                None | Some(None) => false,
+                Some(Some(OldImage::Ambiguous)) => return Expected::Unknown.without_warnings(),
+                Some(Some(OldImage::Image(old_image))) if *old_image == image => continue,
+                Some(Some(OldImage::Image(_))) => true,
+            };
+            let mounts = present_list(&c.mounts);
+            warnings += usize::from(can_remount(c));
+            if settings.warn_sub_path_mounts {
+                warnings += mounts
+                    .iter()
+                    .filter(|m| matches!(m.sub_path, SubPath::SubPath | SubPath::SubPathExpr))
+                    .filter(|m| volume(&m.volume.volume_name()).is_some_and(|(_, updated)| updated))
+                    .count();
+            }
+            let mut violation = false;
             let root = match &c.security_context {
                 SecurityContext::ReadOnlyRoot(t) | SecurityContext::WithOthers(Some(t)) => Some(*t),
                 _ => None,
@@ -843,65 +1104,68 @@ fn predict_containers(
             match root {
                 Some(Tri::True) => {}
                 Some(Tri::False) => {
-                    any_violation = true;
+                    violation = true;
                     unfixable = true;
                 }
-                _ => any_violation = true,
+                _ => violation = true,
             }
-            if ephemeral {
-                continue;
-            }
-            let mounts = present_list(&c.mounts);
-            for path in &settings.paths {
-                let target = segments(path);
-                // The deepest covering mount decides; two at the same depth
-                // (duplicate mount paths, invalid in Kubernetes) are ambiguous.
-                let mut best: Option<(usize, bool)> = None;
-                let mut tie = false;
-                for m in mounts {
-                    let mount_segments = segments(m.path.of(&MOUNT_PATHS));
-                    if !target.starts_with(&mount_segments) {
-                        continue;
-                    }
-                    let depth = mount_segments.len();
-                    let volume = m.volume.volume_name();
-                    let ok = m.read_only != Some(Tri::True)
-                        && writable.iter().any(|(n, w)| *n == volume && *w);
-                    match best {
-                        Some((d, _)) if d > depth => {}
-                        Some((d, w)) if d == depth => tie |= w != ok,
-                        _ => {
-                            best = Some((depth, ok));
-                            tie = false;
+            if !ephemeral {
+                for path in settings.required_paths(name, image) {
+                    let target = segments(path);
+                    // The deepest covering mount decides; two at the same depth
+                    // (duplicate mount paths, invalid in Kubernetes) are ambiguous.
+                    let mut best: Option<(usize, bool)> = None;
+                    let mut tie = false;
+                    for m in mounts {
+                        let mount_segments = segments(m.path.of(&MOUNT_PATHS));
+                        if !target.starts_with(&mount_segments) {
+                            continue;
+                        }
+                        let depth = mount_segments.len();
+                        let ok = m.read_only != Some(Tri::True)
+                            && volume(&m.volume.volume_name()).is_some_and(|(writable, _)| writable);
+                        match best {
+                            Some((d, _)) if d > depth => {}
+                            Some((d, w)) if d == depth => tie |= w != ok,
+                            _ => {
+                                best = Some((depth, ok));
+                                tie = false;
+                            }
                         }
                     }
-                }
-                if tie {
-                    return Expected::Unknown;
-                }
-                match best {
-                    Some((_, true)) => {}
-                    Some((_, false)) => {
-                        any_violation = true;
-                        unfixable = true;
+                    if tie {
+                        return Expected::Unknown.without_warnings();
                     }
-                    None => {
-                        any_violation = true;
-                        if mutation != Mutation::Full {
+                    match best {
+                        Some((_, true)) => {}
+                        Some((_, false)) => {
+                            violation = true;
                             unfixable = true;
                         }
+                        None => {
+                            violation = true;
+                            if mutation != Mutation::Full {
+                                unfixable = true;
+                            }
+                        }
                     }
                 }
             }
+            // A running container's securityContext cannot change.
+            if violation && image_changed {
+                unfixable = true;
+            }
+            any_violation |= violation;
         }
     }
-    if !any_violation {
+    let verdict = if !any_violation {
         Expected::Accept
     } else if !settings.mutate || mutation == Mutation::None || unfixable {
         Expected::Reject
     } else {
         Expected::Mutate
-    }
+    };
+    Prediction { verdict, warnings }
 }
 
 fn predict(
@@ -911,28 +1175,29 @@ fn predict(
     corrupted: bool,
     old_corrupted: bool,
     settings: &ModelSettings,
-) -> Expected {
+) -> Prediction {
     if input.operation == Operation::Delete {
-        return Expected::Accept;
+        return Expected::Accept.without_warnings();
     }
     let (_, _, _, Some(layout)) = input.kind.gvk() else {
-        return Expected::Accept;
+        return Expected::Accept.without_warnings();
     };
     let misplaced = input.misplace_gate.rare() && input.layout != layout;
     if input.spec_null_gate.rare() {
         // spec: null at the kind's path, or a parent of it.
-        return Expected::Reject;
+        return Expected::Reject.without_warnings();
     }
     if misplaced {
         // A Pod's `spec` is then an object without containers; a workload
         // has no pod spec where one belongs.
-        return if layout == Layout::Pod { Expected::Accept } else { Expected::Reject };
+        let verdict = if layout == Layout::Pod { Expected::Accept } else { Expected::Reject };
+        return verdict.without_warnings();
     }
     if corrupted {
-        return Expected::Unknown;
+        return Expected::Unknown.without_warnings();
     }
     if matches!(input.spec.os, Os::Windows) {
-        return Expected::AcceptWindows;
+        return Prediction { verdict: Expected::AcceptWindows, warnings: 1 };
     }
     if input.operation == Operation::Create {
         return predict_containers(&input.spec, settings, None, Mutation::Full);
@@ -940,25 +1205,26 @@ fn predict(
     // UPDATE
     if layout == Layout::Pod {
         if old_corrupted {
-            return Expected::Unknown;
+            return Expected::Unknown.without_warnings();
         }
-        let old_names = match &input.old {
-            OldObject::Absent | OldObject::Null => HashSet::new(),
-            OldObject::Same | OldObject::SameTemplateRelabeled => all_names(&input.spec),
+        let old_spec = match &input.old {
+            OldObject::Absent | OldObject::Null => None,
+            OldObject::Same | OldObject::SameTemplateRelabeled => Some(old_spec(input)),
             OldObject::WithoutEphemeralContainers => {
-                let mut s = input.spec.clone();
+                let mut s = old_spec(input);
                 s.ephemeral_containers = Field::Absent;
-                all_names(&s)
+                Some(s)
             }
-            OldObject::Other(other) => all_names(other),
+            OldObject::Other(other) => Some(other.clone()),
         };
+        let old = old_spec.as_ref().map(old_images).unwrap_or_default();
         let mutation = if input.ephemeral_subresource { Mutation::RootOnly } else { Mutation::None };
-        return predict_containers(&input.spec, settings, Some(&old_names), mutation);
+        return predict_containers(&input.spec, settings, Some(&old), mutation);
     }
     let template_path = &layout.spec_path()[..layout.spec_path().len() - 1];
     let unchanged = old_object.is_some_and(|old| common::at(old, template_path) == common::at(object, template_path));
     if unchanged {
-        Expected::Accept
+        Expected::Accept.without_warnings()
     } else {
         predict_containers(&input.spec, settings, None, Mutation::Full)
     }
@@ -995,14 +1261,19 @@ fn run(input: &Input) {
     let old_object = match &input.old {
         OldObject::Absent => None,
         OldObject::Null => Some(Value::Null),
-        OldObject::Same => Some(object.clone()),
-        OldObject::SameTemplateRelabeled => {
-            let mut old = object.clone();
-            old["metadata"]["labels"]["app"] = json!("previous");
+        OldObject::Same | OldObject::SameTemplateRelabeled => {
+            let mut old = if images_changed(input) {
+                object_json(input, layout, spec_json(&old_spec(input), &mut old_b), "demo")
+            } else {
+                object.clone()
+            };
+            if matches!(input.old, OldObject::SameTemplateRelabeled) {
+                old["metadata"]["labels"]["app"] = json!("previous");
+            }
             Some(old)
         }
         OldObject::WithoutEphemeralContainers => {
-            let mut s = input.spec.clone();
+            let mut s = old_spec(input);
             s.ephemeral_containers = Field::Absent;
             Some(object_json(input, layout, spec_json(&s, &mut old_b), "demo"))
         }
@@ -1047,19 +1318,44 @@ fn run(input: &Input) {
     }
 
     let verdict = common::evaluate_value(&payload);
+    if let Verdict::Reject { message, .. } = &verdict {
+        common::check_message_bounds(message);
+    }
     let expected = predict(input, &object, old_object.as_ref(), corrupted, old_b.corrupted, &model);
 
-    let matches = match (&verdict, expected) {
+    // At most 20 warnings, then one saying how many more.
+    let shown = expected.warnings.min(common::MAX_LISTED) + usize::from(expected.warnings > common::MAX_LISTED);
+    let matches = match (&verdict, expected.verdict) {
         (_, Expected::Unknown) => true,
-        (Verdict::Accept { warnings }, Expected::Accept) => warnings.is_empty(),
-        (Verdict::Accept { warnings }, Expected::AcceptWindows) => !warnings.is_empty(),
-        (Verdict::Reject { .. }, Expected::Reject) => true,
-        (Verdict::Mutate { .. }, Expected::Mutate) => true,
+        (Verdict::Accept { warnings }, Expected::Accept) => warnings.len() == shown,
+        (Verdict::Accept { warnings }, Expected::AcceptWindows) => warnings.len() == 1,
+        (Verdict::Reject { warnings, .. }, Expected::Reject) => warnings.len() == shown,
+        (Verdict::Mutate { warnings, .. }, Expected::Mutate) => warnings.len() == shown,
         _ => false,
     };
     assert!(
         matches,
         "the policy and the contract model disagree: model {expected:?}, policy {verdict:?}\npayload: {payload}"
+    );
+
+    // Flipping warnSubPathMounts changes the subPath warnings only.
+    let mut flipped = payload.clone();
+    match flipped.get_mut("settings").and_then(Value::as_object_mut) {
+        Some(map) => {
+            map.insert("warnSubPathMounts".into(), json!(!model.warn_sub_path_mounts));
+        }
+        None => flipped["settings"] = json!({"warnSubPathMounts": false}),
+    }
+    let other = common::evaluate_value(&flipped);
+    assert_eq!(
+        common::without_warnings(&verdict),
+        common::without_warnings(&other),
+        "warnSubPathMounts changed the verdict\npayload: {payload}"
+    );
+    let off = if model.warn_sub_path_mounts { &other } else { &verdict };
+    assert!(
+        common::warnings(off).iter().all(|w| !w.contains(" with subPath")),
+        "a subPath warning with warnSubPathMounts: false: {off:?}\npayload: {payload}"
     );
 
     // (f) Kinds that are not checked are accepted unchanged.

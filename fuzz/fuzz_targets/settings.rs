@@ -3,13 +3,15 @@
 //! Invariants: never panics; `settings_validation` answers valid JSON whose
 //! `valid` agrees with `Settings::from_slice`; a rejection has a non-empty
 //! message; accepted settings are consistent (normalised absolute paths
-//! without duplicates, well-formed exemptions, a supported writable volume)
+//! without duplicates, in `requiredWritablePaths` and in each
+//! `containerWritablePaths` rule; well-formed exemptions and rule selectors,
+//! never empty; rules with at least one path; a supported writable volume)
 //! and survive a round trip through their JSON form unchanged.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use readonly_rootfs_policy::settings::{ImagePattern, SETTING_KEYS, Settings, is_quantity};
+use readonly_rootfs_policy::settings::{ContainerSelector, ImagePattern, SETTING_KEYS, Settings, is_quantity};
 use readonly_rootfs_policy::settings_validation;
 use serde_json::{Value, json};
 
@@ -51,36 +53,14 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn check_consistent(settings: &Settings) {
-    let paths = &settings.required_writable_paths;
-    for (i, path) in paths.iter().enumerate() {
-        assert!(path.starts_with('/'), "path {path:?} not absolute");
-        assert!(path.len() > 1, "root directory accepted as a required path");
-        assert!(!path.ends_with('/'), "path {path:?} not normalised");
-        for segment in path[1..].split('/') {
-            assert!(
-                !segment.is_empty() && segment != "." && segment != "..",
-                "path {path:?} has segment {segment:?}"
-            );
-        }
-        assert!(!paths[..i].contains(path), "duplicate path {path:?}");
-    }
+    check_paths(&settings.required_writable_paths);
     for exemption in &settings.exempt_containers {
-        assert!(
-            exemption.name.is_some() || exemption.image.is_some(),
-            "empty exemption accepted"
-        );
-        if let Some(name) = &exemption.name {
-            assert!(!name.is_empty() && !name.contains('*'), "bad exempt name {name:?}");
-        }
-        match &exemption.image {
-            None => {}
-            Some(ImagePattern::Exact(image)) => {
-                assert!(!image.is_empty() && !image.contains('*'), "bad exact image {image:?}")
-            }
-            Some(ImagePattern::Prefix(prefix)) => {
-                assert!(!prefix.contains('*'), "bad image prefix {prefix:?}")
-            }
-        }
+        check_selector(exemption);
+    }
+    for rule in &settings.container_writable_paths {
+        check_selector(&rule.selector);
+        assert!(!rule.paths.is_empty(), "a rule without paths accepted");
+        check_paths(&rule.paths);
     }
     let volume = &settings.writable_volume;
     assert!(volume.medium.is_empty() || volume.medium == "Memory", "medium {:?}", volume.medium);
@@ -95,24 +75,60 @@ fn check_consistent(settings: &Settings) {
     }
 }
 
+/// Absolute, normalised, unique, not `/`.
+fn check_paths(paths: &[String]) {
+    for (i, path) in paths.iter().enumerate() {
+        assert!(path.starts_with('/'), "path {path:?} not absolute");
+        assert!(path.len() > 1, "root directory accepted as a required path");
+        assert!(!path.ends_with('/'), "path {path:?} not normalised");
+        for segment in path[1..].split('/') {
+            assert!(
+                !segment.is_empty() && segment != "." && segment != "..",
+                "path {path:?} has segment {segment:?}"
+            );
+        }
+        assert!(!paths[..i].contains(path), "duplicate path {path:?}");
+    }
+}
+
+/// An exemption or a rule's selector: never empty (a blank must not widen
+/// it), a name without `*`, an image with at most a trailing `*`.
+fn check_selector(selector: &ContainerSelector) {
+    assert!(selector.name.is_some() || selector.image.is_some(), "empty selector accepted");
+    if let Some(name) = &selector.name {
+        assert!(!name.is_empty() && !name.contains('*'), "bad name {name:?}");
+    }
+    match &selector.image {
+        None => {}
+        Some(ImagePattern::Exact(image)) => {
+            assert!(!image.is_empty() && !image.contains('*'), "bad exact image {image:?}")
+        }
+        Some(ImagePattern::Prefix(prefix)) => {
+            assert!(!prefix.contains('*'), "bad image prefix {prefix:?}")
+        }
+    }
+}
+
+fn selector_json(selector: &ContainerSelector) -> serde_json::Map<String, Value> {
+    let mut entry = serde_json::Map::new();
+    if let Some(name) = &selector.name {
+        entry.insert("name".into(), json!(name));
+    }
+    if let Some(image) = &selector.image {
+        entry.insert("image".into(), json!(image.to_string()));
+    }
+    entry
+}
+
 fn to_json(settings: &Settings) -> Value {
-    let exemptions: Vec<Value> = settings
-        .exempt_containers
+    let exemptions: Vec<Value> =
+        settings.exempt_containers.iter().map(|e| Value::Object(selector_json(e))).collect();
+    let rules: Vec<Value> = settings
+        .container_writable_paths
         .iter()
-        .map(|e| {
-            let mut entry = serde_json::Map::new();
-            if let Some(name) = &e.name {
-                entry.insert("name".into(), json!(name));
-            }
-            match &e.image {
-                None => {}
-                Some(ImagePattern::Exact(image)) => {
-                    entry.insert("image".into(), json!(image));
-                }
-                Some(ImagePattern::Prefix(prefix)) => {
-                    entry.insert("image".into(), json!(format!("{prefix}*")));
-                }
-            }
+        .map(|rule| {
+            let mut entry = selector_json(&rule.selector);
+            entry.insert("paths".into(), json!(rule.paths));
             Value::Object(entry)
         })
         .collect();
@@ -127,5 +143,7 @@ fn to_json(settings: &Settings) -> Value {
         "exemptEphemeralContainers": settings.exempt_ephemeral_containers,
         "mutate": settings.mutate,
         "writableVolume": volume,
+        "containerWritablePaths": rules,
+        "warnSubPathMounts": settings.warn_sub_path_mounts,
     })
 }

@@ -1,20 +1,26 @@
 //! Property tests of mutation (`mutate: true`, POLICY-SPEC.md "Mutation")
-//! over generated admission requests, on the native core and on the built
-//! `policy.wasm` in the waPC host.
+//! and of Pod UPDATEs that change images, over generated admission
+//! requests, on the native core and on the built `policy.wasm` in the waPC
+//! host.
 //!
 //! Generated: the 8 checked kinds (pod spec at `spec`, `spec.template.spec`,
 //! `spec.jobTemplate.spec.template.spec`); CREATE, workload UPDATE with a
 //! changed (and sometimes unchanged) template, Pod UPDATE with new debug
-//! containers (plain and `pods/ephemeralcontainers`); containers,
-//! initContainers (some native sidecars) and ephemeralContainers with names
-//! unique within the pod, from a small alphabet plus 63-character names;
-//! images; `securityContext` absent / null / `{}` / `readOnlyRootFilesystem`
-//! true, null or (rarely) false; volumeMounts at overlapping paths, read-only
-//! or not, of existing or missing volumes; volumes of many types, some named
-//! like the volumes the policy injects; unknown fields and nulls at pod, pod
-//! spec, container and securityContext level; `os` absent, linux or windows.
-//! Settings: `mutate: true` with subsets of requiredWritablePaths, every form
-//! of exemption, exemptEphemeralContainers and writableVolume variants.
+//! containers and containers whose image changed (plain and
+//! `pods/ephemeralcontainers`); containers, initContainers (some native
+//! sidecars) and ephemeralContainers with names unique within the pod, from
+//! a small alphabet plus 63-character names; images; `securityContext`
+//! absent / null / `{}` / `readOnlyRootFilesystem` true, null or (rarely)
+//! false, sometimes privileged or adding capabilities; volumeMounts at
+//! overlapping paths, read-only or not, some with `subPath`, of existing or
+//! missing volumes; volumes of many types, some named like the volumes the
+//! policy injects; unknown fields and nulls at pod, pod spec, container and
+//! securityContext level; `os` absent, linux or windows. Settings: `mutate:
+//! true` with subsets of requiredWritablePaths, `containerWritablePaths`
+//! rules (selectors from the exemptions' name and image alphabets, paths
+//! from the required-path alphabet, so rules overlap each other and the
+//! global list), every form of exemption, exemptEphemeralContainers,
+//! writableVolume variants and warnSubPathMounts.
 //!
 //! Invariants, for every input:
 //! - I1 the verdict is accept, mutate or reject: never a host error (trap,
@@ -31,18 +37,46 @@
 //! - I8 an explicit `readOnlyRootFilesystem: false` on a checked container is
 //!   rejected, naming the container and, where mutation applies, saying to
 //!   remove the field or exempt it;
-//! - I9 the edits are the ones the spec lists: unchecked containers (exempt,
-//!   not new on a Pod UPDATE) are untouched; every injected volume is an
-//!   `emptyDir` shaped by `writableVolume`, mounted exactly once in the whole
-//!   pod (counting the request's own mounts), at a required path; ephemeral containers and the ephemeralcontainers
-//!   subresource get no volume; a plain Pod UPDATE and a workload UPDATE with
-//!   an unchanged template are never mutated;
-//! - I10 (wasm test) `policy.wasm` gives the same verdict as the native core.
+//! - I9 the edits are the ones the spec lists: containers not to be edited
+//!   (exempt, unchanged on a Pod UPDATE, image changed on a Pod UPDATE) are
+//!   untouched; every injected volume is an `emptyDir` shaped by
+//!   `writableVolume`, mounted exactly once in the whole pod (counting the
+//!   request's own mounts), at a path its container requires (the global
+//!   paths plus those of every rule it matches), at most once per container
+//!   and path, never at or under a mount the container already had;
+//!   ephemeral containers and the ephemeralcontainers subresource get no
+//!   volume; a plain Pod UPDATE and a workload UPDATE with an unchanged
+//!   template are never mutated;
+//! - I10 (wasm test) `policy.wasm` gives the same verdict as the native core;
+//! - I11 the validate-only verdict is the model's: rejected exactly when a
+//!   checked container has no read-only root or cannot write a path it
+//!   requires (deepest covering mount, writable volume), with the model's
+//!   exact violation count in the header;
+//! - I12 a rejection message lists at most 20 violations, then one line
+//!   saying how many more;
+//! - I13 a Pod UPDATE whose changed-image container violates is rejected
+//!   in mutate mode too, saying that the image changed;
+//! - I14 the warnings are the model's: one per checked container that can
+//!   remount its root and per `subPath` mount of a configMap, secret,
+//!   projected or downwardAPI volume (none with `warnSubPathMounts: false`),
+//!   at most 20 then one more line; a Windows pod gets only its own warning.
+//!
+//! The image-change property (`image_changing_updates_*` tests), for any
+//! pod and any exemption settings: P1 a Pod UPDATE in validate-only mode is
+//! rejected exactly when one of the containers it changes (new image, or
+//! new name) would be rejected on CREATE, i.e. in a pod holding only that
+//! container (same volumes, exemptions seeing the new image), and its
+//! header counts the sum of their violations; P2 with `mutate: true` a
+//! plain UPDATE gets the same verdict and is never mutated, and on the
+//! ephemeralcontainers subresource a container whose image changed is never
+//! edited, and its violation always rejects.
 //!
 //! Case counts: `PROPTEST_CASES` (default 2000) for the native core;
 //! `PROPTEST_WASM_CASES`, else 15% of `PROPTEST_CASES`, else 300 for the wasm
-//! module. `PROPTEST_RNG_SEED` fixes the seed. A failure is shrunk and printed
-//! as the minimal request and settings with the violated invariants.
+//! module; the image-change tests run a quarter as many (each evaluates
+//! the UPDATE twice and a CREATE per checked container). `PROPTEST_RNG_SEED`
+//! fixes the seed. A failure is shrunk and printed as the minimal request
+//! and settings with the violated invariants.
 
 mod support;
 
@@ -124,6 +158,19 @@ const REQUIRED_PATHS: [&str; 4] = [
 
 const MISSING_VOLUME: &str = "missing-volume";
 
+/// Capabilities a container may add; SYS_ADMIN and ALL (any case, with or
+/// without CAP_) let it remount its root, the others do not.
+const CAPABILITIES: [&str; 8] = [
+    "SYS_ADMIN",
+    "CAP_SYS_ADMIN",
+    "sys_admin",
+    "ALL",
+    "cap_all",
+    "NET_ADMIN",
+    "CAP_NET_RAW",
+    "SYS_ADMINX",
+];
+
 /// Pod volume names: plain ones and the names the policy would inject
 /// (readable and hashed), so that generated names collide.
 fn volume_name_pool() -> Vec<String> {
@@ -197,10 +244,20 @@ enum Mounts {
     List(Vec<MountModel>),
 }
 
+/// What in a container's securityContext could let it remount its root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Remount {
+    None,
+    Privileged(bool),
+    /// `capabilities.add: [this]`
+    Add(&'static str),
+}
+
 #[derive(Debug, Clone)]
 struct ContainerModel {
     image: Option<&'static str>,
     root: Root,
+    remount: Remount,
     context_extras: bool,
     mounts: Mounts,
     extras: bool,
@@ -208,7 +265,7 @@ struct ContainerModel {
     restart_always: bool,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum VolumeType {
     EmptyDir,
     EmptyDirMemory,
@@ -289,23 +346,80 @@ impl Exemption {
         }
     }
 
-    /// Oracle, written from the spec: `name` exactly, `image` exactly or as a
-    /// prefix when it ends in `*`; both must match when both are given.
     fn matches(&self, name: &str, image: Option<&str>) -> bool {
         let (n, i) = match self {
             Exemption::Name(n) | Exemption::NameObject(n) => (Some(*n), None),
             Exemption::Image(i) | Exemption::ImageNullName(i) => (None, Some(*i)),
             Exemption::Both(n, i) => (Some(*n), Some(*i)),
         };
-        let name_ok = n.is_none_or(|n| n == name);
-        let image_ok = i.is_none_or(|pattern| {
-            image.is_some_and(|image| match pattern.strip_suffix('*') {
-                Some(prefix) => image.starts_with(prefix),
-                None => image == pattern,
-            })
-        });
-        name_ok && image_ok
+        selector_matches(n, i, name, image)
     }
+}
+
+/// Oracle, written from the spec, of an exemption object or a rule: `name`
+/// exactly, `image` exactly or as a prefix when it ends in `*`; both must
+/// match when both are given.
+fn selector_matches(
+    name: Option<&str>,
+    image_pattern: Option<&str>,
+    container_name: &str,
+    container_image: Option<&str>,
+) -> bool {
+    let name_ok = name.is_none_or(|n| n == container_name);
+    let image_ok = image_pattern.is_none_or(|pattern| {
+        container_image.is_some_and(|image| match pattern.strip_suffix('*') {
+            Some(prefix) => image.starts_with(prefix),
+            None => image == pattern,
+        })
+    });
+    name_ok && image_ok
+}
+
+/// A `containerWritablePaths` rule: at least one of name and image.
+#[derive(Debug, Clone)]
+struct RuleModel {
+    name: Option<&'static str>,
+    image: Option<&'static str>,
+    /// Writes the absent one of name and image as null (null is absent).
+    null_key: bool,
+    /// Paths, some written with a trailing slash.
+    paths: Vec<(&'static str, bool)>,
+}
+
+impl RuleModel {
+    fn json(&self) -> Value {
+        let mut o = Map::new();
+        for (key, value) in [("name", self.name), ("image", self.image)] {
+            match value {
+                Some(v) => {
+                    o.insert(key.into(), json!(v));
+                }
+                None if self.null_key => {
+                    o.insert(key.into(), Value::Null);
+                }
+                None => {}
+            }
+        }
+        o.insert("paths".into(), paths_json(&self.paths));
+        Value::Object(o)
+    }
+
+    fn matches(&self, name: &str, image: Option<&str>) -> bool {
+        selector_matches(self.name, self.image, name, image)
+    }
+}
+
+fn paths_json(paths: &[(&'static str, bool)]) -> Value {
+    paths
+        .iter()
+        .map(|(p, slash)| {
+            json!(if *slash {
+                format!("{p}/")
+            } else {
+                p.to_string()
+            })
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone)]
@@ -316,14 +430,51 @@ struct SettingsModel {
     exemptions_key_when_empty: bool,
     exempt_ephemeral: Field<bool>,
     writable_volume: u8,
+    /// `containerWritablePaths`: absent, null or a list (maybe empty).
+    rules: Field<Vec<RuleModel>>,
+    warn_sub_path_mounts: Field<bool>,
 }
 
 impl SettingsModel {
-    fn required_paths(&self) -> Vec<&'static str> {
+    fn global_paths(&self) -> Vec<&'static str> {
         match &self.paths {
             Some((false, paths)) => paths.iter().map(|(p, _)| *p).collect(),
             _ => Vec::new(),
         }
+    }
+
+    fn rules(&self) -> &[RuleModel] {
+        match &self.rules {
+            Field::Set(rules) => rules,
+            _ => &[],
+        }
+    }
+
+    /// The paths a checked regular or init container must be able to
+    /// write: the global ones, then those of every rule it matches, each
+    /// once.
+    fn required_paths(&self, name: &str, image: Option<&str>) -> Vec<&'static str> {
+        let mut paths = self.global_paths();
+        let from_rules = self
+            .rules()
+            .iter()
+            .filter(|rule| rule.matches(name, image))
+            .flat_map(|rule| rule.paths.iter().map(|(p, _)| *p));
+        for path in from_rules {
+            if !paths.contains(&path) {
+                paths.push(path);
+            }
+        }
+        paths
+    }
+
+    fn is_exempt(&self, list: List, name: &str, image: Option<&str>) -> bool {
+        (list == List::Ephemeral && self.exempt_ephemeral())
+            || self.exemptions.iter().any(|e| e.matches(name, image))
+    }
+
+    fn warn_sub_path_mounts(&self) -> bool {
+        self.warn_sub_path_mounts != Field::Set(false)
     }
 
     fn exempt_ephemeral(&self) -> bool {
@@ -365,17 +516,7 @@ impl SettingsModel {
                 s.insert("requiredWritablePaths".into(), Value::Null);
             }
             Some((false, paths)) => {
-                let paths: Vec<Value> = paths
-                    .iter()
-                    .map(|(p, slash)| {
-                        json!(if *slash {
-                            format!("{p}/")
-                        } else {
-                            p.to_string()
-                        })
-                    })
-                    .collect();
-                s.insert("requiredWritablePaths".into(), Value::Array(paths));
+                s.insert("requiredWritablePaths".into(), paths_json(paths));
             }
         }
         if !self.exemptions.is_empty() || self.exemptions_key_when_empty {
@@ -400,6 +541,25 @@ impl SettingsModel {
                 s.insert("writableVolume".into(), v);
             }
         }
+        match &self.rules {
+            Field::Absent => {}
+            Field::Null => {
+                s.insert("containerWritablePaths".into(), Value::Null);
+            }
+            Field::Set(rules) => {
+                let rules = rules.iter().map(RuleModel::json).collect();
+                s.insert("containerWritablePaths".into(), Value::Array(rules));
+            }
+        }
+        match self.warn_sub_path_mounts {
+            Field::Absent => {}
+            Field::Null => {
+                s.insert("warnSubPathMounts".into(), Value::Null);
+            }
+            Field::Set(b) => {
+                s.insert("warnSubPathMounts".into(), json!(b));
+            }
+        }
         Value::Object(s)
     }
 }
@@ -413,6 +573,9 @@ struct Model {
     /// Workload UPDATE with a changed template: the old template's spec is
     /// another one altogether (else only a template label differs).
     old_spec_different: bool,
+    /// Pod UPDATE: per container in pod spec order, the old Pod's image
+    /// (see [`old_image`]) when the UPDATE changes it.
+    image_changes: Vec<Option<u8>>,
     spec: PodSpecModel,
     pod_extras: bool,
     settings: SettingsModel,
@@ -436,6 +599,21 @@ impl List {
     }
 }
 
+/// A container the policy must check, as the model sees it.
+#[derive(Debug, Clone)]
+struct CheckedContainer {
+    list: List,
+    index: usize,
+    name: String,
+    /// Checked because a Pod UPDATE changed its image: never edited.
+    image_changed: bool,
+    explicit_false: bool,
+    /// Regular and init containers: the paths it must be able to write.
+    required: Vec<&'static str>,
+    /// Its violations in validate-only mode.
+    violations: usize,
+}
+
 /// What the test knows about a generated case, for its oracles.
 #[derive(Debug, Clone)]
 struct Facts {
@@ -443,12 +621,30 @@ struct Facts {
     spec_pointer: &'static str,
     op: Op,
     windows: bool,
-    /// `(list, index, name)` of every container the policy must check.
-    checked: Vec<(List, usize, String)>,
-    /// Names of checked containers with `readOnlyRootFilesystem: false`.
-    checked_false: Vec<String>,
-    required_paths: Vec<&'static str>,
+    /// Every container the policy must check, in pod spec order.
+    checked: Vec<CheckedContainer>,
+    /// Every required path of `requiredWritablePaths`.
+    global_paths: Vec<&'static str>,
+    /// Warnings the policy must give, before bounding to 20.
+    warnings: usize,
     injected_empty_dir: Value,
+}
+
+impl Facts {
+    fn violations(&self) -> usize {
+        self.checked.iter().map(|c| c.violations).sum()
+    }
+
+    /// May mutation edit `list[index]`?
+    fn editable(&self, list: List, index: usize) -> bool {
+        self.checked
+            .iter()
+            .any(|c| c.list == list && c.index == index && !c.image_changed)
+    }
+
+    fn checked_false(&self) -> impl Iterator<Item = &CheckedContainer> {
+        self.checked.iter().filter(|c| c.explicit_false)
+    }
 }
 
 #[derive(Clone)]
@@ -462,9 +658,10 @@ impl std::fmt::Debug for Case {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "request: {}\nsettings: {}",
+            "request: {}\nsettings: {}\nfacts: {:?}",
             serde_json::to_string_pretty(&self.request).unwrap_or_default(),
-            self.settings
+            self.settings,
+            self.facts
         )
     }
 }
@@ -522,23 +719,35 @@ fn mounts(volume_names: Vec<String>) -> impl Strategy<Value = Mounts> {
     ]
 }
 
+fn remount() -> impl Strategy<Value = Remount> {
+    prop_oneof![
+        12 => Just(Remount::None),
+        1 => any::<bool>().prop_map(Remount::Privileged),
+        2 => select(CAPABILITIES.to_vec()).prop_map(Remount::Add),
+    ]
+}
+
 fn container(volume_names: Vec<String>) -> impl Strategy<Value = ContainerModel> {
     (
         proptest::option::weighted(0.85, select(IMAGES.to_vec())),
         root(),
+        remount(),
         proptest::bool::weighted(0.2),
         mounts(volume_names),
         proptest::bool::weighted(0.25),
         proptest::bool::weighted(0.35),
     )
         .prop_map(
-            |(image, root, context_extras, mounts, extras, restart_always)| ContainerModel {
-                image,
-                root,
-                context_extras,
-                mounts,
-                extras,
-                restart_always,
+            |(image, root, remount, context_extras, mounts, extras, restart_always)| {
+                ContainerModel {
+                    image,
+                    root,
+                    remount,
+                    context_extras,
+                    mounts,
+                    extras,
+                    restart_always,
+                }
             },
         )
 }
@@ -635,36 +844,87 @@ fn exemption() -> impl Strategy<Value = Exemption> {
     ]
 }
 
-fn settings() -> impl Strategy<Value = SettingsModel> {
-    // Required paths in any order, some written with a trailing slash.
-    let paths = (
-        subsequence(REQUIRED_PATHS.to_vec(), 0..=4),
-        vec(any::<bool>(), 4),
+/// Required paths in any order, some written with a trailing slash.
+fn required_paths(
+    size: std::ops::RangeInclusive<usize>,
+) -> impl Strategy<Value = Vec<(&'static str, bool)>> {
+    (
+        subsequence(REQUIRED_PATHS.to_vec(), size),
+        vec(any::<bool>(), REQUIRED_PATHS.len()),
     )
         .prop_map(|(paths, slashes)| paths.into_iter().zip(slashes).collect::<Vec<_>>())
-        .prop_shuffle();
+        .prop_shuffle()
+}
+
+fn rule() -> impl Strategy<Value = RuleModel> {
+    let name = || select(CONTAINER_NAMES.to_vec());
+    let image = || select(IMAGE_PATTERNS.to_vec());
+    let selector = prop_oneof![
+        name().prop_map(|n| (Some(n), None)),
+        image().prop_map(|i| (None, Some(i))),
+        (name(), image()).prop_map(|(n, i)| (Some(n), Some(i))),
+    ];
+    (selector, any::<bool>(), required_paths(1..=3)).prop_map(|((name, image), null_key, paths)| {
+        RuleModel {
+            name,
+            image,
+            null_key,
+            paths,
+        }
+    })
+}
+
+fn settings() -> impl Strategy<Value = SettingsModel> {
     (
         prop_oneof![
             1 => Just(None),
             1 => Just(Some((true, Vec::new()))),
-            8 => paths.prop_map(|p| Some((false, p))),
+            8 => required_paths(0..=4).prop_map(|p| Some((false, p))),
         ],
         prop_oneof![3 => Just(Vec::new()), 2 => vec(exemption(), 1..=2)],
         any::<bool>(),
         field_bool(),
         0u8..8,
+        prop_oneof![
+            1 => Just(Field::Absent),
+            1 => Just(Field::Null),
+            1 => Just(Field::Set(Vec::new())),
+            6 => vec(rule(), 1..=3).prop_map(Field::Set),
+        ],
+        field_bool(),
     )
         .prop_map(
-            |(paths, exemptions, exemptions_key_when_empty, exempt_ephemeral, writable_volume)| {
+            |(
+                paths,
+                exemptions,
+                exemptions_key_when_empty,
+                exempt_ephemeral,
+                writable_volume,
+                rules,
+                warn_sub_path_mounts,
+            )| {
                 SettingsModel {
                     paths,
                     exemptions,
                     exemptions_key_when_empty,
                     exempt_ephemeral,
                     writable_volume,
+                    rules,
+                    warn_sub_path_mounts,
                 }
             },
         )
+}
+
+/// Most containers are 7 to a pod.
+const MAX_CONTAINERS: usize = 7;
+
+/// Pod UPDATE: which containers change image, and to what from what.
+fn image_changes() -> impl Strategy<Value = Vec<Option<u8>>> {
+    prop_oneof![
+        1 => Just(Vec::new()),
+        2 => vec(proptest::option::weighted(0.5, any::<u8>()), MAX_CONTAINERS),
+    ]
 }
 
 fn model() -> impl Strategy<Value = Model> {
@@ -674,16 +934,27 @@ fn model() -> impl Strategy<Value = Model> {
         prop_oneof![5 => Just(Op::Create), 3 => Just(Op::UpdateA), 2 => Just(Op::UpdateB)],
         0usize..=2,
         any::<bool>(),
+        image_changes(),
         pod_spec(pool),
         proptest::bool::weighted(0.3),
         settings(),
     )
         .prop_map(
-            |(kind, op, old_ephemeral, old_spec_different, spec, pod_extras, settings)| Model {
+            |(
                 kind,
                 op,
                 old_ephemeral,
                 old_spec_different,
+                image_changes,
+                spec,
+                pod_extras,
+                settings,
+            )| Model {
+                kind,
+                op,
+                old_ephemeral,
+                old_spec_different,
+                image_changes,
                 spec,
                 pod_extras,
                 settings,
@@ -732,14 +1003,27 @@ fn container_json(c: &ContainerModel, name: &str, list: List) -> Value {
         o.insert("image".into(), json!(image));
     }
     let mut context = Map::new();
+    let mut capabilities = Map::new();
     if c.context_extras {
         context.insert("runAsNonRoot".into(), json!(true));
-        context.insert("capabilities".into(), json!({"drop": ["ALL"]}));
+        capabilities.insert("drop".into(), json!(["ALL"]));
         context.insert("seccompProfile".into(), Value::Null);
         context.insert("futureField".into(), future_field());
     }
+    match c.remount {
+        Remount::None => {}
+        Remount::Privileged(b) => {
+            context.insert("privileged".into(), json!(b));
+        }
+        Remount::Add(capability) => {
+            capabilities.insert("add".into(), json!([capability]));
+        }
+    }
+    if !capabilities.is_empty() {
+        context.insert("capabilities".into(), Value::Object(capabilities));
+    }
     match c.root {
-        Root::Absent if c.context_extras => {
+        Root::Absent if !context.is_empty() => {
             o.insert("securityContext".into(), Value::Object(context));
         }
         Root::Absent => {}
@@ -985,16 +1269,20 @@ fn build_case(m: &Model) -> Case {
         m.pod_extras,
     );
     let old_ephemeral = m.old_ephemeral.min(all_ephemeral);
+    let pod_update = is_pod && m.op != Op::Create;
+    let image_changes: &[Option<u8>] = if pod_update { &m.image_changes } else { &[] };
+    let old_pod_spec = with_old_images(&m.spec, image_changes);
     let (operation, sub_resource, old_object) = match (m.op, is_pod) {
         (Op::Create, _) => ("CREATE", None, Value::Null),
-        // Plain Pod UPDATE (a label change), the old pod with fewer debug
-        // containers: only the new ones are checked, nothing is mutated.
+        // Plain Pod UPDATE (a label change, some images), the old pod with
+        // fewer debug containers: only the new ones and those whose image
+        // changed are checked, nothing is mutated.
         (Op::UpdateA, true) => (
             "UPDATE",
             None,
             object_json(
                 m.kind,
-                pod_spec_json(&m.spec, old_ephemeral),
+                pod_spec_json(&old_pod_spec, old_ephemeral),
                 "v1",
                 1,
                 m.pod_extras,
@@ -1005,7 +1293,7 @@ fn build_case(m: &Model) -> Case {
             Some("ephemeralcontainers"),
             object_json(
                 m.kind,
-                pod_spec_json(&m.spec, old_ephemeral),
+                pod_spec_json(&old_pod_spec, old_ephemeral),
                 "v2",
                 2,
                 m.pod_extras,
@@ -1052,27 +1340,40 @@ fn build_case(m: &Model) -> Case {
     }
 
     // Which containers the policy checks (the scope of the spec's
-    // Operations and exemption rules).
+    // Operations and exemption rules), and what it must find.
     let windows = matches!(m.spec.os, Os::Windows);
     let template_unchanged = !is_pod && m.op == Op::UpdateB;
     let mut checked = Vec::new();
-    let mut checked_false = Vec::new();
+    let mut warnings = 0;
     if !windows && !template_unchanged {
-        for (list, index, name, c) in containers_of(&m.spec) {
+        for (k, (list, index, name, c)) in containers_of(&m.spec).into_iter().enumerate() {
             let is_new = !is_pod
                 || m.op == Op::Create
                 || (list == List::Ephemeral && index >= old_ephemeral);
-            let exempt = (list == List::Ephemeral && m.settings.exempt_ephemeral())
-                || m.settings
-                    .exemptions
-                    .iter()
-                    .any(|e| e.matches(name, c.image));
-            if is_new && !exempt {
-                checked.push((list, index, name.to_string()));
-                if c.root == Root::False {
-                    checked_false.push(name.to_string());
-                }
+            let image_changed = !is_new && image_changes.get(k).is_some_and(Option::is_some);
+            // Exemptions see the image the container has now.
+            if !(is_new || image_changed) || m.settings.is_exempt(list, name, c.image) {
+                continue;
             }
+            let required = if list == List::Ephemeral {
+                Vec::new()
+            } else {
+                m.settings.required_paths(name, c.image)
+            };
+            let unwritable = required
+                .iter()
+                .filter(|path| !can_write(&m.spec, c, path))
+                .count();
+            checked.push(CheckedContainer {
+                list,
+                index,
+                name: name.to_string(),
+                image_changed,
+                explicit_false: c.root == Root::False,
+                violations: usize::from(c.root != Root::True) + unwritable,
+                required,
+            });
+            warnings += container_warnings(&m.spec, c, m.settings.warn_sub_path_mounts());
         }
     }
     Case {
@@ -1084,11 +1385,129 @@ fn build_case(m: &Model) -> Case {
             op: m.op,
             windows,
             checked,
-            checked_false,
-            required_paths: m.settings.required_paths(),
+            global_paths: m.settings.global_paths(),
+            warnings,
             injected_empty_dir: m.settings.writable_volume().1,
         },
     }
+}
+
+/// The old Pod's image of a container whose image an UPDATE changes: one
+/// of [`IMAGES`] or none, never `new`.
+fn old_image(new: Option<&'static str>, pick: u8) -> Option<&'static str> {
+    let options: Vec<Option<&'static str>> =
+        IMAGES.iter().copied().map(Some).chain([None]).collect();
+    let start = usize::from(pick) % options.len();
+    (0..options.len())
+        .map(|k| options[(start + k) % options.len()])
+        .find(|image| *image != new)
+        .expect("there are two images to choose from")
+}
+
+/// `spec` with the images the old Pod had: the k-th container in pod spec
+/// order had [`old_image`]`(changes[k])` when that is given.
+fn with_old_images(spec: &PodSpecModel, changes: &[Option<u8>]) -> PodSpecModel {
+    let mut old = spec.clone();
+    let lists = [&mut old.init, &mut old.containers, &mut old.ephemeral];
+    for (c, change) in lists.into_iter().flatten().zip(changes) {
+        if let Some(pick) = change {
+            c.image = old_image(c.image, *pick);
+        }
+    }
+    old
+}
+
+// -- the model of the contract ----------------------------------------------
+
+impl VolumeType {
+    /// Volumes a container can write through (POLICY-SPEC.md "What is
+    /// checked"); an unknown source is a storage volume.
+    fn writable(self) -> bool {
+        match self {
+            VolumeType::EmptyDir
+            | VolumeType::EmptyDirMemory
+            | VolumeType::NoSource
+            | VolumeType::HostPath
+            | VolumeType::Ephemeral
+            | VolumeType::Future => true,
+            VolumeType::ConfigMap
+            | VolumeType::Secret
+            | VolumeType::Projected
+            | VolumeType::DownwardApi
+            | VolumeType::Image => false,
+            VolumeType::Pvc(read_only)
+            | VolumeType::Csi(read_only)
+            | VolumeType::Nfs(read_only) => read_only != Some(true),
+        }
+    }
+
+    /// Volumes whose content the kubelet updates, except under `subPath`.
+    fn updated(self) -> bool {
+        matches!(
+            self,
+            VolumeType::ConfigMap
+                | VolumeType::Secret
+                | VolumeType::Projected
+                | VolumeType::DownwardApi
+        )
+    }
+}
+
+fn type_of_volume(spec: &PodSpecModel, name: &str) -> Option<VolumeType> {
+    match &spec.volumes {
+        Volumes::List(volumes) => volumes.iter().find(|(n, _)| n == name).map(|(_, t)| *t),
+        _ => None,
+    }
+}
+
+fn segments(path: &str) -> Vec<&str> {
+    path.split('/').filter(|s| !s.is_empty()).collect()
+}
+
+fn mounts_of(c: &ContainerModel) -> &[MountModel] {
+    match &c.mounts {
+        Mounts::List(mounts) => mounts,
+        _ => &[],
+    }
+}
+
+/// Whether `c` can write to `path`: the deepest of its mounts covering the
+/// path, segment by segment, is not read-only and names a writable volume.
+/// (Generated mount paths are distinct, so there is one deepest.)
+fn can_write(spec: &PodSpecModel, c: &ContainerModel, path: &str) -> bool {
+    let target = segments(path);
+    mounts_of(c)
+        .iter()
+        .filter(|m| target.starts_with(&segments(m.path)))
+        .max_by_key(|m| segments(m.path).len())
+        .is_some_and(|m| {
+            m.read_only != Field::Set(true)
+                && type_of_volume(spec, &m.volume).is_some_and(VolumeType::writable)
+        })
+}
+
+/// Whether `capability` lets a container remount its root.
+fn grants_remount(capability: &str) -> bool {
+    let upper = capability.to_ascii_uppercase();
+    let bare = upper.strip_prefix("CAP_").unwrap_or(&upper);
+    bare == "SYS_ADMIN" || bare == "ALL"
+}
+
+/// The warnings a checked container gets: one if it can remount its root,
+/// one per `subPath` mount of an updated volume (when they are warned of).
+fn container_warnings(spec: &PodSpecModel, c: &ContainerModel, warn_sub_path: bool) -> usize {
+    // A null securityContext carries nothing.
+    let can_remount = c.root != Root::ContextNull
+        && match c.remount {
+            Remount::None | Remount::Privileged(false) => false,
+            Remount::Privileged(true) => true,
+            Remount::Add(capability) => grants_remount(capability),
+        };
+    let sub_path_mounts = mounts_of(c)
+        .iter()
+        .filter(|m| m.sub_path && type_of_volume(spec, &m.volume).is_some_and(VolumeType::updated))
+        .count();
+    usize::from(can_remount) + if warn_sub_path { sub_path_mounts } else { 0 }
 }
 
 // ---------------------------------------------------------------------------
@@ -1107,6 +1526,13 @@ struct Tally {
     /// Injected names that are not the first choice (taken or too long).
     renamed_volumes: u32,
     explicit_false_rejects: u32,
+    /// Pod UPDATEs rejected because a container whose image changed
+    /// violates the policy.
+    image_change_rejects: u32,
+    /// Injected mounts at a path only a rule requires.
+    rule_path_mounts: u32,
+    /// Cases with warnings (other than the Windows one).
+    warned: u32,
 }
 
 fn describe(outcome: &Outcome) -> String {
@@ -1143,6 +1569,63 @@ fn array<'v>(v: &'v Value, key: &str) -> &'v [Value] {
 
 fn normalise(path: &str) -> &str {
     path.trim_end_matches('/')
+}
+
+/// Violations a rejection message lists; warnings a response gives.
+const MAX_LISTED: usize = 20;
+
+/// The violation count in a rejection message's header.
+fn header_count(message: &str) -> Option<usize> {
+    let header = message.lines().next()?;
+    let rest = header.split_once("policy (")?.1;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// I12: one line per violation, at most [`MAX_LISTED`], then one saying
+/// how many more.
+fn check_message_bounds(message: &str) -> Result<(), String> {
+    let count = header_count(message).ok_or("the header does not count the violations")?;
+    let lines: Vec<&str> = message.lines().skip(1).collect();
+    let listed = count.min(MAX_LISTED);
+    let more = count - listed;
+    let expected_lines = listed + usize::from(more > 0);
+    if lines.len() != expected_lines || !lines.iter().all(|l| l.starts_with("- ")) {
+        return Err(format!(
+            "{count} violations must take {expected_lines} lines starting with \"- \", the message has {}",
+            lines.len()
+        ));
+    }
+    if more > 0 && !lines[listed].starts_with(&format!("- and {more} more violation")) {
+        return Err(format!("the last line does not say \"and {more} more\""));
+    }
+    Ok(())
+}
+
+/// I14: the model's number of warnings, none empty, bounded.
+fn check_warnings(warnings: &[String], facts: &Facts) -> Result<(), String> {
+    if warnings.iter().any(|w| w.trim().is_empty()) {
+        return Err("an empty warning".into());
+    }
+    if facts.windows {
+        return match warnings {
+            [only] if only.contains("Windows") => Ok(()),
+            _ => Err("a Windows pod gets its warning and no other".into()),
+        };
+    }
+    let count = facts.warnings;
+    let listed = count.min(MAX_LISTED);
+    let more = count - listed;
+    if warnings.len() != listed + usize::from(more > 0) {
+        return Err(format!(
+            "the model expects {count} warnings (at most {MAX_LISTED} shown, then one saying how many more), got {}",
+            warnings.len()
+        ));
+    }
+    if more > 0 && !warnings[listed].starts_with(&format!("and {more} more warning")) {
+        return Err(format!("the last warning does not say \"and {more} more\""));
+    }
+    Ok(())
 }
 
 /// Checks every invariant for one case; `Err` lists the violated ones.
@@ -1209,21 +1692,28 @@ fn check_case(evaluator: &dyn Evaluator, case: &Case, tally: &Cell<Tally>) -> Re
     }
 
     // I8: an explicit false on a checked container is rejected.
-    if !facts.checked_false.is_empty() {
+    let checked_false: Vec<&CheckedContainer> = facts.checked_false().collect();
+    if !checked_false.is_empty() {
         match &outcome {
             Outcome::Reject { message, .. } => {
                 t.explicit_false_rejects += 1;
-                for name in &facts.checked_false {
-                    if !message.contains(&format!("\"{name}\"")) {
+                // Beyond 20 violations, a name may not be listed.
+                let all_listed = header_count(message).is_some_and(|n| n <= MAX_LISTED);
+                for c in checked_false.iter().filter(|_| all_listed) {
+                    if !message.contains(&format!("\"{}\"", c.name)) {
                         problems.push(format!(
-                            "I8 the rejection does not name container {name:?}: {message}"
+                            "I8 the rejection does not name container {:?}: {message}",
+                            c.name
                         ));
                     }
                 }
                 // Where mutation applies, the message says why the policy did
-                // not just fix it (a plain Pod UPDATE is only validated).
-                let mutation_applies = !(facts.kind == "Pod" && facts.op == Op::UpdateA);
+                // not just fix it (a plain Pod UPDATE is only validated, and
+                // a container whose image changed cannot be fixed).
+                let mutation_applies = !(facts.kind == "Pod" && facts.op == Op::UpdateA)
+                    && checked_false.iter().any(|c| !c.image_changed);
                 if mutation_applies
+                    && all_listed
                     && !(message.contains("remove the field") && message.contains("exempt"))
                 {
                     problems.push(format!(
@@ -1233,13 +1723,79 @@ fn check_case(evaluator: &dyn Evaluator, case: &Case, tally: &Cell<Tally>) -> Re
             }
             other => problems.push(format!(
                 "I8 containers {:?} have readOnlyRootFilesystem: false, expected a rejection, got {}",
-                facts.checked_false,
+                checked_false.iter().map(|c| &c.name).collect::<Vec<_>>(),
                 describe(other)
             )),
         }
         if accepted_validating {
             problems.push("I8 validate-only mode accepted readOnlyRootFilesystem: false".into());
         }
+    }
+
+    // I11: the validate-only verdict is the model's.
+    let violations = facts.violations();
+    match (&validating, violations) {
+        (Outcome::Accept { .. }, 0) => {}
+        (Outcome::Reject { message, .. }, n) if n > 0 => {
+            if header_count(message) != Some(n) {
+                problems.push(format!(
+                    "I11 the model counts {n} violations ({:?}), the message says otherwise: {message}",
+                    facts.checked
+                ));
+            }
+        }
+        (other, n) => problems.push(format!(
+            "I11 the model counts {n} violations ({:?}), validate-only mode gave {}",
+            facts.checked,
+            describe(other)
+        )),
+    }
+
+    // I12: rejection messages are bounded.
+    for o in [&outcome, &validating] {
+        if let Outcome::Reject { message, .. } = o
+            && let Err(why) = check_message_bounds(message)
+        {
+            problems.push(format!("I12 {why}: {message}"));
+        }
+    }
+
+    // I13: a container whose image changed on a running Pod is never fixed.
+    if facts
+        .checked
+        .iter()
+        .any(|c| c.image_changed && c.violations > 0)
+    {
+        match &outcome {
+            Outcome::Reject { message, .. } => {
+                t.image_change_rejects += 1;
+                let all_listed = header_count(message).is_some_and(|n| n <= MAX_LISTED);
+                if all_listed && !message.contains("image changed") {
+                    problems.push(format!(
+                        "I13 the rejection does not say that the image changed: {message}"
+                    ));
+                }
+            }
+            other => problems.push(format!(
+                "I13 a container whose image changed violates the policy, expected a rejection in mutate mode, got {}",
+                describe(other)
+            )),
+        }
+    }
+
+    // I14: the warnings are the model's.
+    for (mode, o) in [("mutate", &outcome), ("validate-only", &validating)] {
+        let warnings = match o {
+            Outcome::Accept { warnings }
+            | Outcome::Mutate { warnings, .. }
+            | Outcome::Reject { warnings, .. } => warnings,
+        };
+        if let Err(why) = check_warnings(warnings, facts) {
+            problems.push(format!("I14 in {mode} mode: {why}: {warnings:?}"));
+        }
+    }
+    if facts.warnings > 0 {
+        t.warned += 1;
     }
 
     // I9: requests that are never mutated.
@@ -1322,11 +1878,7 @@ fn check_edits(
                 .is_some_and(|rest| {
                     let (index, rest) = rest.split_once('/').unwrap_or((rest, ""));
                     let index: usize = index.parse().unwrap_or(usize::MAX);
-                    rest.starts_with("securityContext")
-                        && facts
-                            .checked
-                            .iter()
-                            .any(|(l, i, _)| *l == List::Ephemeral && *i == index)
+                    rest.starts_with("securityContext") && facts.editable(List::Ephemeral, index)
                 })
         };
         for op in patch {
@@ -1361,19 +1913,19 @@ fn check_edits(
         for (index, old) in old_list.iter().enumerate() {
             let new = new_list.get(index).unwrap_or(&Value::Null);
             let name = old["name"].as_str().unwrap_or("");
-            let checked = facts
+            let Some(checked) = facts
                 .checked
                 .iter()
-                .any(|(l, i, _)| *l == list && *i == index);
-            if !checked {
+                .find(|c| c.list == list && c.index == index && !c.image_changed)
+            else {
                 if new != old {
                     problems.push(format!(
-                        "I9 {}[{index}] ({name:?}) is not checked (exempt, not new, or Windows) but was edited",
+                        "I9 {}[{index}] ({name:?}) is not to be edited (exempt, unchanged or image changed on a Pod UPDATE, or Windows) but was edited",
                         list.field()
                     ));
                 }
                 continue;
-            }
+            };
             // Only securityContext.readOnlyRootFilesystem and volumeMounts change.
             let without = |c: &Value| {
                 let mut c = c.as_object().cloned().unwrap_or_default();
@@ -1393,6 +1945,7 @@ fn check_edits(
             }
             let old_mounts = array(old, "volumeMounts");
             let new_mounts = array(new, "volumeMounts");
+            let mut injected_paths: HashSet<String> = HashSet::new();
             for mount in new_mounts.iter().skip(old_mounts.len()) {
                 let volume = mount["name"].as_str().unwrap_or("").to_string();
                 let path = mount["mountPath"].as_str().unwrap_or("").to_string();
@@ -1406,9 +1959,27 @@ fn check_edits(
                         "I9 injected mount {mount} has more than name and mountPath"
                     ));
                 }
-                if !facts.required_paths.contains(&normalise(&path)) {
+                let required = normalise(&path);
+                if !checked.required.contains(&required) {
                     problems.push(format!(
-                        "I9 {name:?} got a mount at {path}, which is not a required path"
+                        "I9 {name:?} got a mount at {path}, which is not a path it requires ({:?})",
+                        checked.required
+                    ));
+                }
+                if !facts.global_paths.contains(&required) {
+                    t.rule_path_mounts += 1;
+                }
+                if !injected_paths.insert(required.to_string()) {
+                    problems.push(format!("I9 {name:?} got two mounts at {required}"));
+                }
+                // A mount the user placed at or above the path decides it:
+                // never shadowed, never doubled.
+                if let Some(user) = old_mounts.iter().find(|m| {
+                    let user_path = m["mountPath"].as_str().unwrap_or("");
+                    !user_path.is_empty() && segments(required).starts_with(&segments(user_path))
+                }) {
+                    problems.push(format!(
+                        "I9 {name:?} got a mount at {path} though its own mount {user} covers it"
                     ));
                 }
                 if injected_volume_name(name, &path, &HashSet::new()) != volume {
@@ -1466,6 +2037,304 @@ fn check_edits(
 }
 
 // ---------------------------------------------------------------------------
+// The image-change property
+// ---------------------------------------------------------------------------
+
+/// A Pod UPDATE that may change images and add debug containers.
+#[derive(Clone)]
+struct UpdateCase {
+    request: Value,
+    /// The generated settings with `mutate: false`.
+    validate_only: Value,
+    /// The same with `mutate: true`.
+    mutating: Value,
+    subresource: bool,
+    old_ephemeral: usize,
+    /// Each container the UPDATE must check (new name, or new image), alone
+    /// in a pod to CREATE.
+    alone: Vec<Alone>,
+}
+
+#[derive(Clone)]
+struct Alone {
+    name: &'static str,
+    image_changed: bool,
+    /// An exemption matched its old image and matches no more.
+    exemption_lost: bool,
+    create: Value,
+}
+
+impl std::fmt::Debug for UpdateCase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let alone: Vec<_> = self
+            .alone
+            .iter()
+            .map(|a| (a.name, a.image_changed, a.exemption_lost))
+            .collect();
+        write!(
+            f,
+            "request: {}\nsettings: {}\nchecked (name, image changed, exemption lost): {alone:?}",
+            serde_json::to_string_pretty(&self.request).unwrap_or_default(),
+            self.validate_only
+        )
+    }
+}
+
+fn pod_request(operation: &str, object: Value, old_object: Value, subresource: bool) -> Value {
+    let mut request = json!({
+        "uid": "5e4a3f8c-1d2b-4c6e-9f0a-7b8c9d0e1f2a",
+        "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        "resource": {"group": "", "version": "v1", "resource": "pods"},
+        "name": "demo",
+        "namespace": "default",
+        "operation": operation,
+        "userInfo": {"username": "alice", "groups": ["system:authenticated"]},
+        "object": object,
+        "oldObject": old_object,
+        "dryRun": false,
+    });
+    if subresource {
+        request["subResource"] = json!("ephemeralcontainers");
+    }
+    request
+}
+
+fn update_strategy() -> impl Strategy<Value = UpdateCase> {
+    (
+        pod_spec(volume_name_pool()),
+        settings(),
+        vec(proptest::option::weighted(0.5, any::<u8>()), MAX_CONTAINERS),
+        0usize..=2,
+        any::<bool>(),
+    )
+        .prop_map(|(spec, settings, changes, old_ephemeral, subresource)| {
+            build_update_case(&spec, &settings, &changes, old_ephemeral, subresource)
+        })
+}
+
+fn build_update_case(
+    spec: &PodSpecModel,
+    settings: &SettingsModel,
+    changes: &[Option<u8>],
+    old_ephemeral: usize,
+    subresource: bool,
+) -> UpdateCase {
+    let old_ephemeral = old_ephemeral.min(spec.ephemeral.len());
+    let object = object_json(0, pod_spec_json(spec, spec.ephemeral.len()), "v2", 2, false);
+    let old_spec = with_old_images(spec, changes);
+    let old_object = object_json(0, pod_spec_json(&old_spec, old_ephemeral), "v1", 1, false);
+    let old_containers = containers_of(&old_spec);
+    let mut alone = Vec::new();
+    for (k, (list, index, name, c)) in containers_of(spec).into_iter().enumerate() {
+        let is_new = list == List::Ephemeral && index >= old_ephemeral;
+        let image_changed = !is_new && changes.get(k).is_some_and(Option::is_some);
+        if !is_new && !image_changed {
+            continue;
+        }
+        let old_image = old_containers[k].3.image;
+        let exempt = |image| settings.exemptions.iter().any(|e| e.matches(name, image));
+        let mut single = PodSpecModel {
+            init: Vec::new(),
+            containers: Vec::new(),
+            ephemeral: Vec::new(),
+            names: vec![name],
+            ..spec.clone()
+        };
+        match list {
+            List::Init => single.init.push(c.clone()),
+            List::Regular => single.containers.push(c.clone()),
+            List::Ephemeral => single.ephemeral.push(c.clone()),
+        }
+        let create = object_json(0, pod_spec_json(&single, 1), "v2", 2, false);
+        alone.push(Alone {
+            name,
+            image_changed,
+            exemption_lost: image_changed && exempt(old_image) && !exempt(c.image),
+            create: pod_request("CREATE", create, Value::Null, false),
+        });
+    }
+    let mutating = settings.json();
+    UpdateCase {
+        request: pod_request("UPDATE", object, old_object, subresource),
+        validate_only: validate_only(&mutating),
+        mutating,
+        subresource,
+        old_ephemeral,
+        alone,
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct UpdateTally {
+    cases: u32,
+    accept: u32,
+    reject: u32,
+    /// Rejected because of a container whose image changed.
+    image_change_rejects: u32,
+    /// ... one that an exemption matched under its old image.
+    exemption_lost_rejects: u32,
+    /// Mutated on the subresource (new debug containers only).
+    mutate: u32,
+}
+
+/// The image-change property for one UPDATE; `Err` says what failed.
+fn check_update(
+    evaluator: &dyn Evaluator,
+    case: &UpdateCase,
+    tally: &Cell<UpdateTally>,
+) -> Result<(), String> {
+    let mut t = tally.get();
+    t.cases += 1;
+    tally.set(t);
+    let update = evaluator.evaluate(&case.request, &case.validate_only);
+    let mutating = evaluator.evaluate(&case.request, &case.mutating);
+    let creates: Vec<Outcome> = case
+        .alone
+        .iter()
+        .map(|a| evaluator.evaluate(&a.create, &case.validate_only))
+        .collect();
+    for o in [&update, &mutating].into_iter().chain(&creates) {
+        if harness_error(o) {
+            return Err(format!("I1/I10: {}", describe(o)));
+        }
+    }
+    let rejected_alone: Vec<(&Alone, usize)> = case
+        .alone
+        .iter()
+        .zip(&creates)
+        .filter_map(|(a, o)| match o {
+            Outcome::Reject { message, .. } => Some((a, header_count(message).unwrap_or(0))),
+            _ => None,
+        })
+        .collect();
+    let names = |list: &[(&Alone, usize)]| list.iter().map(|(a, _)| a.name).collect::<Vec<_>>();
+    let mut problems = Vec::new();
+    // P1: rejected exactly when a checked container would be on CREATE,
+    // with the sum of their violations.
+    match (&update, rejected_alone.is_empty()) {
+        (Outcome::Accept { .. }, true) => t.accept += 1,
+        (Outcome::Reject { message, .. }, false) => {
+            t.reject += 1;
+            if rejected_alone.iter().any(|(a, _)| a.image_changed) {
+                t.image_change_rejects += 1;
+            }
+            if rejected_alone.iter().any(|(a, _)| a.exemption_lost) {
+                t.exemption_lost_rejects += 1;
+            }
+            let sum: usize = rejected_alone.iter().map(|(_, n)| n).sum();
+            if header_count(message) != Some(sum) {
+                problems.push(format!(
+                    "P1 the containers {:?} have {sum} violations on CREATE, the UPDATE's message says otherwise: {message}",
+                    names(&rejected_alone)
+                ));
+            }
+            if let Err(why) = check_message_bounds(message) {
+                problems.push(format!("I12 {why}: {message}"));
+            }
+        }
+        (other, _) => problems.push(format!(
+            "P1 on CREATE, the checked containers {:?} are rejected: {:?}; the UPDATE gave {}",
+            case.alone.iter().map(|a| a.name).collect::<Vec<_>>(),
+            names(&rejected_alone),
+            describe(other)
+        )),
+    }
+    // P2: with mutate: true, a plain UPDATE is only validated, and a
+    // container whose image changed is never edited.
+    if !case.subresource {
+        if mutating != update {
+            problems.push(format!(
+                "P2 a plain Pod UPDATE gives {} with mutate: true, {} without",
+                describe(&mutating),
+                describe(&update)
+            ));
+        }
+    } else {
+        if rejected_alone.iter().any(|(a, _)| a.image_changed)
+            && !matches!(mutating, Outcome::Reject { .. })
+        {
+            problems.push(format!(
+                "P2 a container whose image changed violates the policy, but mutate mode gave {}",
+                describe(&mutating)
+            ));
+        }
+        if let Outcome::Mutate { patch, .. } = &mutating {
+            t.mutate += 1;
+            for op in patch {
+                let path = op["path"].as_str().unwrap_or("?");
+                let new_debug_container = path
+                    .strip_prefix("/spec/ephemeralContainers/")
+                    .and_then(|rest| rest.split_once('/'))
+                    .is_some_and(|(index, rest)| {
+                        index.parse().is_ok_and(|i: usize| i >= case.old_ephemeral)
+                            && rest.starts_with("securityContext")
+                    });
+                if !new_debug_container {
+                    problems.push(format!(
+                        "P2 on the subresource the patch edits {path}; only new debug containers' securityContext may change"
+                    ));
+                }
+            }
+        }
+    }
+    tally.set(t);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}\n  UPDATE (validate-only): {}\n  UPDATE (mutate): {}\n  CREATE alone: {:?}",
+            problems.join("\n"),
+            describe(&update),
+            describe(&mutating),
+            creates.iter().map(describe).collect::<Vec<_>>()
+        ))
+    }
+}
+
+fn run_update_properties(
+    label: &str,
+    evaluator: &dyn Evaluator,
+    cases: u32,
+) -> Result<String, String> {
+    let tally = Cell::new(UpdateTally::default());
+    let elapsed = run_generated(
+        label,
+        update_strategy(),
+        cases,
+        || tally.get().cases,
+        |case| check_update(evaluator, case, &tally),
+    )?;
+    let t = tally.get();
+    check_coverage(
+        label,
+        t.cases,
+        200,
+        0.05,
+        &[
+            ("accepted", t.accept),
+            ("rejected", t.reject),
+            ("rejections for a changed image", t.image_change_rejects),
+        ],
+    )?;
+    check_coverage(
+        label,
+        t.cases,
+        500,
+        0.005,
+        &[(
+            "rejections of a container an exemption matched under its old image",
+            t.exemption_lost_rejects,
+        )],
+    )?;
+    Ok(format!(
+        "{label}: {} Pod UPDATEs passed the image-change property in {elapsed:.2?}: {} \
+         accepted, {} rejected ({} for a changed image, {} of them for one an exemption \
+         matched under its old image); {} mutated on the subresource",
+        t.cases, t.accept, t.reject, t.image_change_rejects, t.exemption_lost_rejects, t.mutate,
+    ))
+}
+
+// ---------------------------------------------------------------------------
 // The runs
 // ---------------------------------------------------------------------------
 
@@ -1473,9 +2342,16 @@ fn env_cases(var: &str) -> Option<u32> {
     std::env::var(var).ok().and_then(|v| v.trim().parse().ok())
 }
 
-/// Runs `cases` generated cases; `Ok` is the summary line, `Err` the
-/// minimal failing input with the violated invariants.
-fn run_properties(label: &str, evaluator: &dyn Evaluator, cases: u32) -> Result<String, String> {
+/// Runs `cases` cases of `strategy` through `check`, which counts the
+/// cases it sees; `Ok` is the time taken, `Err` the minimal failing input
+/// (shrunk) with what it violated.
+fn run_generated<C: std::fmt::Debug>(
+    label: &str,
+    strategy: impl Strategy<Value = C>,
+    cases: u32,
+    counted: impl Fn() -> u32,
+    check: impl Fn(&C) -> Result<(), String>,
+) -> Result<std::time::Duration, String> {
     let config = Config {
         cases,
         failure_persistence: None,
@@ -1484,73 +2360,116 @@ fn run_properties(label: &str, evaluator: &dyn Evaluator, cases: u32) -> Result<
         ..Config::default()
     };
     let mut runner = TestRunner::new(config);
-    let tally = Cell::new(Tally::default());
     let first_failure = Cell::new(None);
     let start = Instant::now();
-    let result = runner.run(&case_strategy(), |case| {
-        check_case(evaluator, &case, &tally).map_err(|why| {
+    let result = runner.run(&strategy, |case| {
+        check(&case).map_err(|why| {
             if first_failure.get().is_none() {
-                first_failure.set(Some(tally.get().cases));
+                first_failure.set(Some(counted()));
             }
             TestCaseError::fail(why)
         })
     });
     let elapsed = start.elapsed();
-    let t = tally.get();
     match result {
-        Ok(()) => {
-            if t.cases != cases {
-                return Err(format!("{label}: ran {} cases, not {cases}", t.cases));
-            }
-            // The generator must keep producing each kind of verdict.
-            if cases >= 200 {
-                let share = |n: u32| f64::from(n) / f64::from(t.cases);
-                for (what, n) in [
-                    ("accepted", t.accept),
-                    ("mutated", t.mutate),
-                    ("rejected", t.reject),
-                    ("mutated with volumes", t.mutations_adding_volumes),
-                ] {
-                    if share(n) < 0.03 {
-                        return Err(format!(
-                            "{label}: only {n} of {} cases {what}: the generator lost its coverage",
-                            t.cases
-                        ));
-                    }
-                }
-            }
-            Ok(format!(
-                "{label}: {} cases passed in {:.2?}: {} accepted, {} mutated, {} rejected \
-                 ({} Windows pods, {} explicit-false rejections); {} mutations added {} \
-                 volumes, {} of them not under their first-choice name",
-                t.cases,
-                elapsed,
-                t.accept,
-                t.mutate,
-                t.reject,
-                t.windows,
-                t.explicit_false_rejects,
-                t.mutations_adding_volumes,
-                t.injected_volumes,
-                t.renamed_volumes,
-            ))
-        }
+        Ok(()) if counted() == cases => Ok(elapsed),
+        Ok(()) => Err(format!("{label}: ran {} cases, not {cases}", counted())),
         Err(TestError::Fail(reason, case)) => {
-            let found = first_failure.get().unwrap_or(t.cases);
+            let found = first_failure.get().unwrap_or(counted());
             let mut out = String::new();
             let _ = writeln!(
                 out,
-                "{label}: a mutation property failed at case {found} and was shrunk in {} more \
+                "{label}: a property failed at case {found} and was shrunk in {} more \
                  evaluations ({elapsed:.2?} in all); minimal failing input:",
-                t.cases - found,
+                counted() - found,
             );
             let _ = writeln!(out, "{case:?}");
-            let _ = writeln!(out, "facts: {:?}", case.facts);
             let _ = writeln!(out, "violated:\n{reason}");
             Err(out)
         }
         Err(TestError::Abort(reason)) => Err(format!("{label}: proptest aborted: {reason}")),
     }
+}
+
+/// Fails when one of `counts` is under `min_share` of `cases`. Runs of
+/// fewer than `min_cases` (mutant hunts, quick local runs, and for rare
+/// events the wasm runs) are not judged: the thresholds sit far enough
+/// below the generator's rates that a judged run does not fail by chance.
+fn check_coverage(
+    label: &str,
+    cases: u32,
+    min_cases: u32,
+    min_share: f64,
+    counts: &[(&str, u32)],
+) -> Result<(), String> {
+    if cases < min_cases {
+        return Ok(());
+    }
+    for (what, n) in counts {
+        if f64::from(*n) / f64::from(cases) < min_share {
+            return Err(format!(
+                "{label}: only {n} {what} in {cases} cases: the generator lost its coverage"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Runs `cases` generated cases; `Ok` is the summary line, `Err` the
+/// minimal failing input with the violated invariants.
+fn run_properties(label: &str, evaluator: &dyn Evaluator, cases: u32) -> Result<String, String> {
+    let tally = Cell::new(Tally::default());
+    let elapsed = run_generated(
+        label,
+        case_strategy(),
+        cases,
+        || tally.get().cases,
+        |case| check_case(evaluator, case, &tally),
+    )?;
+    let t = tally.get();
+    // The generator must keep producing each kind of verdict.
+    check_coverage(
+        label,
+        t.cases,
+        200,
+        0.03,
+        &[
+            ("accepted", t.accept),
+            ("mutated", t.mutate),
+            ("rejected", t.reject),
+            ("mutated with volumes", t.mutations_adding_volumes),
+        ],
+    )?;
+    check_coverage(
+        label,
+        t.cases,
+        1000,
+        0.01,
+        &[
+            ("rejections for a changed image", t.image_change_rejects),
+            ("mounts injected for a rule's path", t.rule_path_mounts),
+            ("cases with warnings", t.warned),
+        ],
+    )?;
+    Ok(format!(
+        "{label}: {} cases passed in {:.2?}: {} accepted, {} mutated, {} rejected \
+         ({} Windows pods, {} explicit-false rejections, {} for a changed image); \
+         {} mutations added {} volumes, {} of them not under their first-choice \
+         name, {} for a path only a rule requires; {} cases with warnings",
+        t.cases,
+        elapsed,
+        t.accept,
+        t.mutate,
+        t.reject,
+        t.windows,
+        t.explicit_false_rejects,
+        t.image_change_rejects,
+        t.mutations_adding_volumes,
+        t.injected_volumes,
+        t.renamed_volumes,
+        t.rule_path_mounts,
+        t.warned,
+    ))
 }
 
 fn run(label: &str, evaluator: &dyn Evaluator, cases: u32) {
@@ -1562,44 +2481,152 @@ fn run(label: &str, evaluator: &dyn Evaluator, cases: u32) {
 
 #[test]
 fn mutation_properties_native_core() {
-    let cases = env_cases("PROPTEST_CASES").unwrap_or(2000);
-    run("native core", &NativeCore, cases);
+    run("native core", &NativeCore, native_cases());
+}
+
+/// I10: the module and the native core agree on every request.
+struct Differential<'a>(&'a WasmModule);
+
+impl Evaluator for Differential<'_> {
+    fn evaluate(&self, request: &Value, settings: &Value) -> Outcome {
+        let wasm = self.0.evaluate(request, settings);
+        let native = NativeCore.evaluate(request, settings);
+        if wasm == native || harness_error(&wasm) {
+            wasm
+        } else {
+            Outcome::Reject {
+                message: format!(
+                    "{DISAGREEMENT}: policy.wasm and the native core disagree>\n    wasm:   {}\n    native: {}",
+                    describe(&wasm),
+                    describe(&native)
+                ),
+                warnings: Vec::new(),
+            }
+        }
+    }
+
+    fn validate_settings(&self, settings: &Value) -> Result<(), String> {
+        self.0.validate_settings(settings)
+    }
+}
+
+fn native_cases() -> u32 {
+    env_cases("PROPTEST_CASES").unwrap_or(2000)
+}
+
+fn wasm_cases() -> u32 {
+    env_cases("PROPTEST_WASM_CASES")
+        .or_else(|| env_cases("PROPTEST_CASES").map(|n| (n * 3 / 20).max(1)))
+        .unwrap_or(300)
 }
 
 #[test]
 fn mutation_properties_wasm_module() {
     let wasm = WasmModule(RefCell::new(support::load_policy()));
-    let cases = env_cases("PROPTEST_WASM_CASES")
-        .or_else(|| env_cases("PROPTEST_CASES").map(|n| (n * 3 / 20).max(1)))
-        .unwrap_or(300);
+    run("policy.wasm", &Differential(&wasm), wasm_cases());
+}
 
-    /// I10: the module and the native core agree on every request.
-    struct Differential<'a>(&'a WasmModule);
+fn run_updates(label: &str, evaluator: &dyn Evaluator, cases: u32) {
+    match run_update_properties(label, evaluator, cases) {
+        Ok(summary) => println!("{summary}"),
+        Err(failure) => panic!("{failure}"),
+    }
+}
 
-    impl Evaluator for Differential<'_> {
+#[test]
+fn image_changing_updates_native_core() {
+    run_updates("native core", &NativeCore, (native_cases() / 4).max(1));
+}
+
+#[test]
+fn image_changing_updates_wasm_module() {
+    let wasm = WasmModule(RefCell::new(support::load_policy()));
+    run_updates(
+        "policy.wasm",
+        &Differential(&wasm),
+        (wasm_cases() / 4).max(1),
+    );
+}
+
+/// The properties catch a policy that forgets the issue-9 rules: each of
+/// these wrappers of the native core must fail them, on the property named.
+#[test]
+fn properties_catch_a_policy_without_rules_or_image_checks() {
+    /// Ignores `containerWritablePaths`.
+    struct WithoutRules;
+
+    impl Evaluator for WithoutRules {
         fn evaluate(&self, request: &Value, settings: &Value) -> Outcome {
-            let wasm = self.0.evaluate(request, settings);
-            let native = NativeCore.evaluate(request, settings);
-            if wasm == native || harness_error(&wasm) {
-                wasm
-            } else {
-                Outcome::Reject {
-                    message: format!(
-                        "{DISAGREEMENT}: policy.wasm and the native core disagree>\n    wasm:   {}\n    native: {}",
-                        describe(&wasm),
-                        describe(&native)
-                    ),
-                    warnings: Vec::new(),
-                }
+            let mut settings = settings.clone();
+            if let Some(map) = settings.as_object_mut() {
+                map.remove("containerWritablePaths");
             }
+            NativeCore.evaluate(request, &settings)
         }
 
         fn validate_settings(&self, settings: &Value) -> Result<(), String> {
-            self.0.validate_settings(settings)
+            NativeCore.validate_settings(settings)
         }
     }
 
-    run("policy.wasm", &Differential(&wasm), cases);
+    /// Checks only new containers on a Pod UPDATE, as before issue 9: the
+    /// old Pod is shown the new images.
+    struct ImageSwapBypass;
+
+    impl Evaluator for ImageSwapBypass {
+        fn evaluate(&self, request: &Value, settings: &Value) -> Outcome {
+            let mut request = request.clone();
+            let new_images: HashMap<String, Value> =
+                ["initContainers", "containers", "ephemeralContainers"]
+                    .iter()
+                    .flat_map(|list| array(&request["object"]["spec"], list).to_vec())
+                    .filter_map(|c| {
+                        Some((c["name"].as_str()?.to_string(), c.get("image").cloned()?))
+                    })
+                    .collect();
+            if request["operation"] == "UPDATE"
+                && let Some(spec) = request["oldObject"]["spec"].as_object_mut()
+            {
+                for list in ["initContainers", "containers", "ephemeralContainers"] {
+                    for c in spec
+                        .get_mut(list)
+                        .and_then(Value::as_array_mut)
+                        .into_iter()
+                        .flatten()
+                    {
+                        let name = c["name"].as_str().unwrap_or("").to_string();
+                        match (new_images.get(&name), c.as_object_mut()) {
+                            (Some(image), Some(c)) => {
+                                c.insert("image".into(), image.clone());
+                            }
+                            (None, Some(c)) => {
+                                c.remove("image");
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            NativeCore.evaluate(&request, settings)
+        }
+
+        fn validate_settings(&self, settings: &Value) -> Result<(), String> {
+            NativeCore.validate_settings(settings)
+        }
+    }
+
+    match run_properties("without rules", &WithoutRules, 300) {
+        Ok(summary) => panic!("a policy ignoring rules passed the properties: {summary}"),
+        Err(failure) => assert!(failure.contains("I11"), "expected I11 to fail:\n{failure}"),
+    }
+    match run_update_properties("image-swap bypass", &ImageSwapBypass, 300) {
+        Ok(summary) => panic!("the image-swap bypass passed the property: {summary}"),
+        Err(failure) => assert!(failure.contains("P1"), "expected P1 to fail:\n{failure}"),
+    }
+    match run_properties("image-swap bypass", &ImageSwapBypass, 300) {
+        Ok(summary) => panic!("the image-swap bypass passed the properties: {summary}"),
+        Err(failure) => assert!(failure.contains("I11"), "expected I11 to fail:\n{failure}"),
+    }
 }
 
 #[test]
