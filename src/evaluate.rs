@@ -3,10 +3,7 @@
 
 use crate::mutate;
 use crate::podspec::PodSpecView;
-use crate::request::{
-    AdmissionRequest, CheckedKind, OnePassPayload, OnePassRequest, ValidationPayload, read_at,
-    read_pod_spec,
-};
+use crate::request::{AdmissionRequest, CheckedKind, ValidationPayload, read_at, read_pod_spec};
 use crate::settings::Settings;
 use crate::validate::{self, Scope};
 use serde_json::Value;
@@ -51,7 +48,9 @@ impl Verdict {
 pub const WINDOWS_WARNING: &str = "the read-only root filesystem policy did not check this Windows pod: Kubernetes does not allow securityContext.readOnlyRootFilesystem on Windows containers";
 
 /// Decodes a raw waPC `validate` payload and evaluates it. Any payload gets a
-/// verdict; one that cannot be read is rejected with the reason.
+/// verdict; one that cannot be read is rejected with the reason. The
+/// request's objects are kept as raw JSON text and only what the decision
+/// needs is read from them.
 pub fn evaluate_payload(payload: &[u8]) -> Verdict {
     let text = match std::str::from_utf8(payload) {
         Ok(text) => text,
@@ -59,42 +58,6 @@ pub fn evaluate_payload(payload: &[u8]) -> Verdict {
             return Verdict::reject(format!("the validation payload is not valid UTF-8: {e}"));
         }
     };
-    // Fast path: one pass over the payload, reading the pod spec of a CREATE
-    // on the way. Anything it refuses (malformed input, duplicate fields)
-    // goes to the reference path, which reads the same fields with objects
-    // kept raw and says what could not be read; where both succeed they
-    // reach the same verdict.
-    let payload: OnePassPayload = match serde_json::from_str(text) {
-        Ok(payload) => payload,
-        Err(_) => return evaluate_reference(text),
-    };
-    let settings = match read_settings(payload.settings) {
-        Ok(settings) => settings,
-        Err(verdict) => return verdict,
-    };
-    match payload.request {
-        None => Verdict::reject("the validation payload has no request"),
-        Some(OnePassRequest {
-            request,
-            pod_spec: None,
-        }) => evaluate(&request, &settings),
-        Some(OnePassRequest {
-            request,
-            pod_spec: Some(spec),
-        }) => evaluate_source(
-            &request,
-            &settings,
-            Source::ReadInPayload {
-                spec: &spec,
-                payload: text,
-            },
-        ),
-    }
-}
-
-/// The reference path: the payload read with its objects kept as raw text,
-/// each read afterwards, every error named.
-fn evaluate_reference(text: &str) -> Verdict {
     let payload: ValidationPayload = match serde_json::from_str(text) {
         Ok(payload) => payload,
         Err(_) => return Verdict::reject(payload_error(text)),
@@ -143,7 +106,11 @@ fn read_settings(raw: Option<&RawValue>) -> Result<Rc<Settings>, Verdict> {
 fn payload_error(text: &str) -> String {
     let mut de = serde_json::Deserializer::from_str(text);
     match serde_path_to_error::deserialize::<_, ValidationPayload>(&mut de) {
-        Ok(_) => "the validation payload could not be read".to_string(),
+        // Read, but something follows it.
+        Ok(_) => match de.end() {
+            Err(e) => format!("the validation payload could not be read: {e}"),
+            Ok(()) => "the validation payload could not be read".to_string(),
+        },
         Err(e) if e.path().to_string() == "." => {
             format!("the validation payload could not be read: {}", e.inner())
         }
@@ -156,24 +123,6 @@ fn payload_error(text: &str) -> String {
 }
 
 pub fn evaluate(request: &AdmissionRequest, settings: &Settings) -> Verdict {
-    evaluate_source(request, settings, Source::Raw)
-}
-
-/// Where the request's object is read from.
-#[derive(Clone, Copy)]
-enum Source<'s, 'a> {
-    /// `request.object`, kept as raw JSON text.
-    Raw,
-    /// A CREATE whose pod spec was read in the payload pass
-    /// ([`OnePassRequest`]); the object itself, needed only to mutate it, is
-    /// `request.object` of `payload`.
-    ReadInPayload {
-        spec: &'s Option<PodSpecView<'a>>,
-        payload: &'a str,
-    },
-}
-
-fn evaluate_source(request: &AdmissionRequest, settings: &Settings, source: Source) -> Verdict {
     match request.operation.as_deref() {
         Some("DELETE") | Some("CONNECT") => return Verdict::accept(),
         Some("CREATE") | Some("UPDATE") => {}
@@ -186,31 +135,19 @@ fn evaluate_source(request: &AdmissionRequest, settings: &Settings, source: Sour
     let Some(kind) = CheckedKind::from_group_kind(&gvk.group, &gvk.kind) else {
         return Verdict::accept();
     };
-    let raw_spec;
-    let spec = match source {
-        Source::ReadInPayload { spec, .. } => spec.as_ref(),
-        Source::Raw => {
-            let Some(object) = request.object else {
-                return Verdict::reject(format!(
-                    "the {} admission request has no object",
-                    kind.kind_name()
-                ));
-            };
-            match read_pod_spec(object.get(), kind) {
-                Ok(spec) => {
-                    raw_spec = spec;
-                    raw_spec.as_ref()
-                }
-                Err(e) => {
-                    return Verdict::reject(format!(
-                        "the {} could not be read: {e}",
-                        kind.kind_name()
-                    ));
-                }
-            }
+    let Some(object) = request.object else {
+        return Verdict::reject(format!(
+            "the {} admission request has no object",
+            kind.kind_name()
+        ));
+    };
+    let spec = match read_pod_spec(object.get(), kind) {
+        Ok(spec) => spec,
+        Err(e) => {
+            return Verdict::reject(format!("the {} could not be read: {e}", kind.kind_name()));
         }
     };
-    let Some(spec) = spec else {
+    let Some(spec) = &spec else {
         return Verdict::reject(format!(
             "the {} has no pod spec at {}",
             kind.kind_name(),
@@ -261,7 +198,7 @@ fn evaluate_source(request: &AdmissionRequest, settings: &Settings, source: Sour
         // No old object to compare with: check as on CREATE (fail closed).
         (true, _, None) => (Scope::AllContainers, Mutation::Full),
     };
-    check(request, kind, spec, settings, scope, mutation, source)
+    check(object.get(), kind, spec, settings, scope, mutation)
 }
 
 /// What mutation may do for this request.
@@ -273,14 +210,15 @@ enum Mutation {
     Full,
 }
 
+/// The verdict on `spec`, the pod spec of `object` (the request's object as
+/// raw JSON text, parsed only to mutate it).
 fn check(
-    request: &AdmissionRequest,
+    object: &str,
     kind: CheckedKind,
     spec: &PodSpecView,
     settings: &Settings,
     scope: Scope,
     mutation: Mutation,
-    source: Source,
 ) -> Verdict {
     // Most requests comply: say so without collecting findings.
     let validate::Scan {
@@ -302,29 +240,10 @@ fn check(
     if !plan.unfixable.is_empty() {
         return reject_violations(kind, &plan.unfixable, warnings);
     }
-    let mut object: Value = match source {
-        Source::Raw => {
-            let Some(raw) = request.object else {
-                return Verdict::reject("the admission request has no object");
-            };
-            match serde_json::from_str(raw.get()) {
-                Ok(object) => object,
-                Err(e) => {
-                    return Verdict::reject(format!(
-                        "the {} could not be read: {e}",
-                        kind.kind_name()
-                    ));
-                }
-            }
-        }
-        // Straight from the payload into a Value, skipping the rest. Should
-        // that fail (a number out of f64 range, say), the reference path
-        // gives the verdict and the message it always gives.
-        Source::ReadInPayload { payload, .. } => {
-            match read_at::<Value>(payload, &["request", "object"]) {
-                Ok(Some(object)) => object,
-                _ => return evaluate_reference(payload),
-            }
+    let mut object: Value = match serde_json::from_str(object) {
+        Ok(object) => object,
+        Err(e) => {
+            return Verdict::reject(format!("the {} could not be read: {e}", kind.kind_name()));
         }
     };
     match mutate::apply(
@@ -366,8 +285,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    // Payloads are written as text: the field order matters to the one-pass
-    // read, and serde_json::Value would sort the keys.
+    // Payloads are written as text, in the field order policy-evaluator
+    // serialises (serde_json::Value would sort the keys).
 
     fn payload(request: &str, settings: Value) -> String {
         format!(r#"{{"request":{request},"settings":{settings}}}"#)
@@ -395,149 +314,81 @@ mod tests {
         json!({"group": "", "version": "v1", "kind": "Pod"})
     }
 
-    /// The one-pass path must reach the verdict of the reference path,
-    /// messages included, on every input.
-    fn same_as_reference(text: &str) -> Verdict {
-        let verdict = evaluate_payload(text.as_bytes());
-        assert_eq!(verdict, evaluate_reference(text), "payload: {text}");
-        verdict
-    }
-
-    fn read_on_the_way(text: &str) -> bool {
-        let payload: OnePassPayload = serde_json::from_str(text).unwrap();
-        let request = payload.request.unwrap();
-        assert!(request.pod_spec.is_none() || request.request.object.is_none());
-        request.pod_spec.is_some()
+    fn rejection(text: &str) -> String {
+        match evaluate_payload(text.as_bytes()) {
+            Verdict::Reject { message, .. } => message,
+            other => panic!("expected a rejection of {text}, got {other:?}"),
+        }
     }
 
     #[test]
-    fn one_pass_agrees_with_the_reference_path() {
-        let compliant = json!([{"name": "a", "securityContext": {"readOnlyRootFilesystem": true}}]);
-        let violating = json!([{"name": "a", "image": "i", "ports": [{"containerPort": 80}]}]);
-        let tmp = json!({"requiredWritablePaths": ["/tmp"]});
-        let mutate = json!({"mutate": true, "requiredWritablePaths": ["/tmp"]});
-        let deployment = json!({"group": "apps", "version": "v1", "kind": "Deployment"});
-        let cronjob = json!({"group": "batch", "version": "v1", "kind": "CronJob"});
-        let template = |containers: &Value| json!({"spec": {"template": {"spec": {"containers": containers}}}});
-        // CREATEs of checked kinds: read in one pass.
-        let one_pass = [
-            (create(&pod_kind(), &pod(&compliant)), json!({})),
-            (create(&pod_kind(), &pod(&violating)), json!({})),
-            (create(&pod_kind(), &pod(&violating)), tmp.clone()),
-            (create(&pod_kind(), &pod(&violating)), mutate.clone()),
-            (create(&pod_kind(), &pod(&compliant)), mutate.clone()),
-            (create(&deployment, &template(&violating)), mutate.clone()),
-            (
-                create(
-                    &cronjob,
-                    &json!({"spec": {"jobTemplate": template(&violating)}}),
-                ),
-                json!({}),
-            ),
-            // objects without a pod spec, or a spec that cannot be read
-            (create(&pod_kind(), &json!({"metadata": {}})), json!({})),
-            (create(&pod_kind(), &json!({"spec": null})), json!({})),
-            (
-                create(&pod_kind(), &json!({"spec": {"containers": "x"}})),
-                json!({}),
-            ),
-            (
-                create(
-                    &pod_kind(),
-                    &pod(&json!([{"name": "a", "securityContext": 5}])),
-                ),
-                json!({}),
-            ),
-            (create(&pod_kind(), &json!(5)), json!({})),
-            (
-                create(&deployment, &json!({"spec": {"template": 7}})),
-                json!({}),
-            ),
-            (
-                create(
-                    &pod_kind(),
-                    &json!({"spec": {"os": {"name": "windows"}, "containers": violating}}),
-                ),
-                json!({}),
-            ),
-            // invalid settings
-            (create(&pod_kind(), &pod(&compliant)), json!({"mutate": 1})),
-        ];
-        for (request, settings) in &one_pass {
-            let text = payload(request, settings.clone());
-            same_as_reference(&text);
-            if serde_json::from_str::<OnePassPayload>(&text).is_ok() {
-                assert!(read_on_the_way(&text), "{text}");
-            }
-        }
-        // Everything else keeps its objects raw, as the reference path does.
-        let raw = [
-            (create(&pod_kind(), &json!(null)), json!({})),
-            (
-                request(&pod_kind(), "UPDATE", &pod(&violating), Some(&pod(&compliant))),
-                json!({}),
-            ),
-            (
-                request(
-                    &deployment,
-                    "UPDATE",
-                    &template(&violating),
-                    Some(&template(&compliant)),
-                ),
-                mutate.clone(),
-            ),
-            (
-                create(&json!({"kind": "ConfigMap"}), &json!({"data": {}})),
-                json!({}),
-            ),
-            (request(&pod_kind(), "DELETE", &json!(null), None), json!({})),
-            // object before kind or operation
-            (
-                r#"{"object":{"spec":{"containers":[{"name":"a"}]}},"operation":"CREATE","kind":{"kind":"Pod"}}"#.to_string(),
-                json!({}),
-            ),
-            (
-                r#"{"kind":{"kind":"Pod"},"object":{"spec":{"containers":[{"name":"a"}]}},"operation":"CREATE"}"#.to_string(),
-                mutate.clone(),
-            ),
-        ];
-        for (request, settings) in &raw {
-            let text = payload(request, settings.clone());
-            same_as_reference(&text);
-            assert!(!read_on_the_way(&text), "{text}");
-        }
-        let no_request = json!({"settings": {}}).to_string();
-        assert_eq!(
-            same_as_reference(&no_request),
-            Verdict::reject("the validation payload has no request")
-        );
-    }
-
-    #[test]
-    fn what_one_pass_refuses_the_reference_path_names() {
+    fn malformed_payloads_are_rejected_saying_what_could_not_be_read() {
         let object = r#"{"spec":{"containers":[{"name":"a"}]}}"#;
-        let texts = [
-            // duplicate fields
-            format!(
-                r#"{{"request":{{"kind":{{"kind":"Pod"}},"operation":"CREATE","object":{object},"object":{object}}}}}"#
+        let duplicate_object = format!(
+            r#"{{"request":{{"kind":{{"kind":"Pod"}},"operation":"CREATE","object":{object},"object":{object}}}}}"#
+        );
+        assert!(
+            rejection(&duplicate_object).starts_with(
+                "the validation payload could not be read: request: duplicate field `object`"
             ),
-            format!(
-                r#"{{"request":{{"kind":{{"kind":"Pod"}},"operation":"CREATE","operation":"DELETE","object":{object}}}}}"#
+            "{}",
+            rejection(&duplicate_object)
+        );
+        let duplicate_name = r#"{"request":{"kind":{"kind":"Pod"},"operation":"CREATE","object":{"spec":{"containers":[{"name":"a","name":"b"}]}}}}"#;
+        assert!(
+            rejection(duplicate_name).starts_with(
+                "the Pod could not be read: spec.containers[0]: duplicate field `name`"
             ),
-            // a request given as an array of field values
-            format!(r#"{{"request":[{{"kind":"Pod"}},null,"CREATE",{object}]}}"#),
-            // duplicate container fields, trailing garbage, invalid JSON
-            r#"{"request":{"kind":{"kind":"Pod"},"operation":"CREATE","object":{"spec":{"containers":[{"name":"a","name":"b"}]}}}}"#.to_string(),
-            format!(
-                r#"{{"request":{{"kind":{{"kind":"Pod"}},"operation":"CREATE","object":{object}}}}} x"#
-            ),
-            r#"{"request":{"kind":{"kind":"Pod"},"operation":"CREATE","object":{"spec":{"containers":[{"name":tru}]}}}}"#.to_string(),
-            // a number a serde_json::Value cannot hold, in an object to mutate
-            r#"{"request":{"kind":{"kind":"Pod"},"operation":"CREATE","object":{"metadata":{"x":1e400},"spec":{"containers":[{"name":"a"}]}}},"settings":{"mutate":true}}"#.to_string(),
-        ];
-        for text in &texts {
-            same_as_reference(text);
-        }
+            "{}",
+            rejection(duplicate_name)
+        );
+        let trailing = format!(
+            r#"{{"request":{{"kind":{{"kind":"Pod"}},"operation":"CREATE","object":{object}}}}} x"#
+        );
+        assert!(
+            rejection(&trailing)
+                .starts_with("the validation payload could not be read: trailing characters"),
+            "{}",
+            rejection(&trailing)
+        );
+        let invalid = r#"{"request":{"kind":{"kind":"Pod"},"operation":"CREATE","object":{"spec":{"containers":[{"name":tru}]}}}}"#;
+        assert!(
+            rejection(invalid).starts_with("the validation payload could not be read: "),
+            "{}",
+            rejection(invalid)
+        );
+        assert_eq!(
+            rejection(&json!({"settings": {}}).to_string()),
+            "the validation payload has no request"
+        );
+        // Field order does not matter: the object may come first.
+        let object_first = r#"{"request":{"object":{"spec":{"containers":[{"name":"a"}]}},"operation":"CREATE","kind":{"kind":"Pod"}}}"#;
+        assert!(rejection(object_first).contains("- container \"a\" (spec.containers[0])"));
+    }
+
+    #[test]
+    fn workload_updates_check_only_a_changed_template() {
+        let violating = json!([{"name": "a", "image": "i"}]);
+        let compliant = json!([{"name": "a", "image": "i", "securityContext": {"readOnlyRootFilesystem": true}}]);
+        let deployment = json!({"group": "apps", "version": "v1", "kind": "Deployment"});
+        let template = |containers: &Value, replicas: u32| json!({"spec": {"replicas": replicas, "template": {"spec": {"containers": containers}}}});
+        let scale = request(
+            &deployment,
+            "UPDATE",
+            &template(&violating, 3),
+            Some(&template(&violating, 1)),
+        );
+        assert_eq!(
+            evaluate_payload(payload(&scale, json!({})).as_bytes()),
+            Verdict::accept()
+        );
+        let change = request(
+            &deployment,
+            "UPDATE",
+            &template(&violating, 1),
+            Some(&template(&compliant, 1)),
+        );
+        assert!(rejection(&payload(&change, json!({}))).starts_with("Deployment rejected"));
     }
 
     #[test]
