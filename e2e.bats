@@ -450,6 +450,64 @@ assert_patch() {
 }
 
 # ---------------------------------------------------------------------------
+# Writable paths per image (containerWritablePaths)
+# ---------------------------------------------------------------------------
+
+NGINX_RULE='{"image": "docker.io/library/nginx:*", "paths": ["/var/cache/nginx", "/var/run"]}'
+
+@test "containerWritablePaths: an nginx Pod without its cache and run dirs is rejected, naming the rule" {
+  run_policy test_data/pod_nginx_without_cache_and_run_volumes.json \
+    "{\"containerWritablePaths\": [$NGINX_RULE]}"
+  assert_rejected 'Pod rejected by the read-only root filesystem policy (2 violations):' \
+    '- container "web" (spec.containers[0]): no writable volume is mounted at /var/cache/nginx' \
+    "(the policy's containerWritablePaths[0] requires this path for containers with image \"docker.io/library/nginx:*\")"
+}
+
+@test "containerWritablePaths: mutation gives the nginx container an emptyDir at each path" {
+  run_policy test_data/pod_nginx_without_cache_and_run_volumes.json \
+    "{\"mutate\": true, \"containerWritablePaths\": [$NGINX_RULE]}"
+  assert_patch '[
+    {"op": "add", "path": "/spec/containers/0/volumeMounts/1", "value": {"mountPath": "/var/cache/nginx", "name": "rw-web-var-cache-nginx"}},
+    {"op": "add", "path": "/spec/containers/0/volumeMounts/2", "value": {"mountPath": "/var/run", "name": "rw-web-var-run"}},
+    {"op": "add", "path": "/spec/volumes/1", "value": {"emptyDir": {}, "name": "rw-web-var-cache-nginx"}},
+    {"op": "add", "path": "/spec/volumes/2", "value": {"emptyDir": {}, "name": "rw-web-var-run"}}
+  ]'
+}
+
+@test "image swap on a running Pod: an exempt sidecar set to a foreign image is rejected" {
+  run_policy test_data/pod_update_exempt_sidecar_image_set_to_foreign_image_rejected.json \
+    '{"exemptContainers": [{"name": "istio-proxy", "image": "docker.io/istio/proxyv2:*"}], "mutate": true}'
+  assert_rejected '- container "istio-proxy" (spec.containers[1]): its image changed from "docker.io/istio/proxyv2:1.22.3" to "ghcr.io/mallory/toolbox:latest"'
+}
+
+@test "warnings: subPath mounts and a privileged container are warned about" {
+  run_policy test_data/pod_subpath_mounts_of_each_volume_kind_warned.json
+  assert_accepted
+  assert_warning 'secret volume "db-credentials" is mounted at /etc/api/db-password with subPath'
+  run_policy test_data/pod_privileged_and_sys_admin_containers_remount_warned.json
+  assert_accepted
+  assert_warning 'container "privileged-agent" (spec.containers[0]) is privileged and can remount its root filesystem read-write'
+}
+
+@test "samples: each of make evaluate's samples gets the verdict it expects" {
+  local sample expected verdict
+  for sample in samples/*.json; do
+    expected="$(jq -r .expect "$sample")"
+    jq .request "$sample" >"$WORK/request.json"
+    run_policy "$WORK/request.json" "$(jq -c .settings "$sample")"
+    assert_evaluated
+    if [ "$(field .allowed)" = false ]; then
+      verdict=REJECTED
+    elif [ "$(field '.patch // empty')" != "" ]; then
+      verdict=MUTATED
+    else
+      verdict=ALLOWED
+    fi
+    [ "$verdict" = "$expected" ] || { show; fail_now "$sample: expected $expected, got $verdict"; }
+  done
+}
+
+# ---------------------------------------------------------------------------
 # The examples, as kwctl runs a policy resource: its module and its settings
 # ---------------------------------------------------------------------------
 
