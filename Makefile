@@ -86,6 +86,8 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --locked --target $(WASM_TARGET) -p readonly-rootfs-policy -- -D warnings
+	# The core as the CLI builds it: without the waPC shell (Kubewarden's SDK).
+	$(CARGO) clippy --locked -p readonly-rootfs-policy --no-default-features -- -D warnings
 
 # Unit tests of the pure core, then the fixture table and every other
 # wasm-host test against the built policy.wasm.
