@@ -738,6 +738,20 @@ EOF
   has_injected_volume "$(stored "$ns" deployment/fixed | jq .spec.template.spec)" app /tmp rw-app-tmp
 }
 
+@test "examples/cluster-policy-mutate-nginx.yaml: an nginx Deployment gets /tmp, /var/cache/nginx and /var/run, another image only /tmp" {
+  local ns spec
+  ns=$(namespace_of examples/cluster-policy-mutate-nginx.yaml)
+  create "$ns" <<<"$(workload Deployment web '{"containers": [{"name": "web", "image": "nginx:1.27"}]}')"
+  admitted
+  spec=$(stored "$ns" deployment/web | jq .spec.template.spec)
+  jq -e '.containers[0].securityContext.readOnlyRootFilesystem == true' <<<"$spec"
+  jq -e '[.containers[0].volumeMounts[] | [.mountPath, .name]] == [["/tmp", "rw-web-tmp"], ["/var/cache/nginx", "rw-web-var-cache-nginx"], ["/var/run", "rw-web-var-run"]]' <<<"$spec"
+  jq -e '[.volumes[] | .emptyDir.sizeLimit] == ["256Mi", "256Mi", "256Mi"]' <<<"$spec"
+  create "$ns" <<<"$(workload Deployment api '{"containers": [{"name": "api", "image": "registry.example.com/api:1.0"}]}')"
+  admitted
+  stored "$ns" deployment/api | jq -e '[.spec.template.spec.containers[0].volumeMounts[].mountPath] == ["/tmp"]'
+}
+
 @test "examples/cluster-policy-audit-mode.yaml: monitor mode admits a non-compliant Pod" {
   local ns
   ns=$(namespace_of examples/cluster-policy-audit-mode.yaml)
