@@ -172,10 +172,10 @@ pub fn evaluate(request: &AdmissionRequest, settings: &Settings) -> Verdict {
                 }
                 None => None,
             };
-            let old_images: HashMap<&str, Option<&str>> = old_spec
-                .as_ref()
-                .map(|s| s.container_images().collect())
-                .unwrap_or_default();
+            let mut old_images: HashMap<&str, Vec<Option<&str>>> = HashMap::new();
+            for (name, image) in old_spec.iter().flat_map(PodSpecView::container_images) {
+                old_images.entry(name).or_default().push(image);
+            }
             // New debug containers may only be edited through this
             // subresource; a container whose image changed never (its
             // securityContext cannot change on a running pod).
@@ -389,6 +389,30 @@ mod tests {
             Some(&template(&compliant, 1)),
         );
         assert!(rejection(&payload(&change, json!({}))).starts_with("Deployment rejected"));
+    }
+
+    /// Found by fuzzing: an old pod repeating a container name (which the
+    /// API server never admits) made an unchanged container look changed.
+    #[test]
+    fn an_unchanged_pod_repeating_a_name_has_no_image_change() {
+        let spec = json!({"spec": {
+            "initContainers": [{"name": "sidecar", "securityContext": {"readOnlyRootFilesystem": true}}],
+            "containers": [{"name": "sidecar", "image": "nginx:1.27"}]
+        }});
+        let update = request(&pod_kind(), "UPDATE", &spec, Some(&spec));
+        assert_eq!(
+            evaluate_payload(payload(&update, json!({})).as_bytes()),
+            Verdict::accept()
+        );
+        let mut swapped = spec.clone();
+        swapped["spec"]["containers"][0]["image"] = json!("evil:1");
+        let update = request(&pod_kind(), "UPDATE", &swapped, Some(&spec));
+        assert!(
+            rejection(&payload(&update, json!({})))
+                .contains("its image changed from no image to \"evil:1\""),
+            "{}",
+            rejection(&payload(&update, json!({})))
+        );
     }
 
     #[test]

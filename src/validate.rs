@@ -80,9 +80,10 @@ pub enum Scope<'a> {
     AllContainers,
     /// Pod UPDATE: containers whose name the old pod did not have (new debug
     /// containers), and containers whose image changed. Keyed by name: the
-    /// old pod's image of each container.
+    /// old pod's images of the containers of that name (one, unless the old
+    /// pod repeats a name, which the API server never admits).
     PodUpdate {
-        old_images: HashMap<&'a str, Option<&'a str>>,
+        old_images: HashMap<&'a str, Vec<Option<&'a str>>>,
     },
 }
 
@@ -102,10 +103,10 @@ impl Scope<'_> {
             Scope::AllContainers => Some(Reason::New),
             Scope::PodUpdate { old_images } => match old_images.get(container.name.as_ref()) {
                 None => Some(Reason::New),
-                Some(old) if *old != container.image.as_deref() => {
-                    Some(Reason::ImageChanged { old: *old })
-                }
-                Some(_) => None,
+                Some(old) if old.contains(&container.image.as_deref()) => None,
+                Some(old) => Some(Reason::ImageChanged {
+                    old: old.first().copied().flatten(),
+                }),
             },
         }
     }
