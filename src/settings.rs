@@ -289,18 +289,33 @@ fn normalize_required_path(raw: &str) -> Result<String, String> {
     Ok(trimmed.to_string())
 }
 
-fn parse_exemptions(value: &Value) -> Result<Vec<ContainerSelector>, String> {
+/// A list at `key` whose items `parse` reads, each named `key[i]` in errors.
+fn parse_list<T>(
+    value: &Value,
+    key: &str,
+    expected: &str,
+    parse: impl Fn(&Value, &str) -> Result<T, String>,
+) -> Result<Vec<T>, String> {
     let items = value.as_array().ok_or_else(|| {
         format!(
-            "exemptContainers must be a list of container names or {{name, image}} objects, got {}",
+            "{key} must be a list of {expected}, got {}",
             describe(value)
         )
     })?;
     items
         .iter()
         .enumerate()
-        .map(|(i, item)| parse_exemption(item, &format!("exemptContainers[{i}]")))
+        .map(|(i, item)| parse(item, &format!("{key}[{i}]")))
         .collect()
+}
+
+fn parse_exemptions(value: &Value) -> Result<Vec<ContainerSelector>, String> {
+    parse_list(
+        value,
+        "exemptContainers",
+        "container names or {name, image} objects",
+        parse_exemption,
+    )
 }
 
 fn parse_exemption(item: &Value, key: &str) -> Result<ContainerSelector, String> {
@@ -348,17 +363,12 @@ fn empty_selector(key: &str) -> String {
 }
 
 fn parse_rules(value: &Value) -> Result<Vec<WritablePathRule>, String> {
-    let items = value.as_array().ok_or_else(|| {
-        format!(
-            "containerWritablePaths must be a list of {{name, image, paths}} rules, got {}",
-            describe(value)
-        )
-    })?;
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| parse_rule(item, &format!("containerWritablePaths[{i}]")))
-        .collect()
+    parse_list(
+        value,
+        "containerWritablePaths",
+        "{name, image, paths} rules",
+        parse_rule,
+    )
 }
 
 fn parse_rule(item: &Value, key: &str) -> Result<WritablePathRule, String> {
