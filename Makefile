@@ -139,18 +139,17 @@ BENCH_GUESTS := target/bench-guests
 # Benchmark, not part of `make test`: policy.wasm in the waPC host against two
 # baseline guests built the same way (crates/bench-guests: parse-only, noop);
 # prints a Markdown report. Options: make bench BENCH_ARGS="--runs 5 --iterations 2000".
-.PHONY: bench
-bench: policy.wasm
+# The two baseline guests, built like policy.wasm.
+.PHONY: bench-guests
+bench-guests: policy.wasm
 	$(CARGO) build --locked --target $(WASM_TARGET) --release -p bench-guest-parse-only -p bench-guest-noop
 	mkdir -p $(BENCH_GUESTS)
 	for guest in parse_only noop; do \
-	  built=target/$(WASM_TARGET)/release/bench_guest_$$guest.wasm; \
-	  if command -v wasm-opt >/dev/null; then \
-	    wasm-opt $(WASM_OPT_FLAGS) $$built -o $(BENCH_GUESTS)/$$guest.wasm; \
-	  else \
-	    cp $$built $(BENCH_GUESTS)/$$guest.wasm; \
-	  fi; \
+	  wasm-opt $(WASM_OPT_FLAGS) target/$(WASM_TARGET)/release/bench_guest_$$guest.wasm -o $(BENCH_GUESTS)/$$guest.wasm; \
 	done
+
+.PHONY: bench
+bench: bench-guests
 	$(CARGO) run --locked --profile bench -p policy-host --bin bench -- \
 	  --policy policy.wasm --unoptimized target/$(WASM_TARGET)/release/readonly_rootfs_policy.wasm \
 	  --parse-only $(BENCH_GUESTS)/parse_only.wasm --noop $(BENCH_GUESTS)/noop.wasm $(BENCH_ARGS)
@@ -163,13 +162,8 @@ bench: policy.wasm
 # kwctl come from the PATH, else from ../shared/engine. Options:
 # make bench-server BENCH_SERVER_ARGS="--runs 5 --only Mutation".
 .PHONY: bench-server
-bench-server: policy.wasm
+bench-server: bench-guests
 	@bash scripts/install-deps.sh bench
-	$(CARGO) build --locked --target $(WASM_TARGET) --release -p bench-guest-parse-only -p bench-guest-noop
-	mkdir -p $(BENCH_GUESTS)
-	for guest in parse_only noop; do \
-	  wasm-opt $(WASM_OPT_FLAGS) target/$(WASM_TARGET)/release/bench_guest_$$guest.wasm -o $(BENCH_GUESTS)/$$guest.wasm; \
-	done
 	$(CARGO) run --locked --profile bench -p policy-host --bin bench -- --dump-only target/bench-requests
 	python3 bench/policy-server.py --requests target/bench-requests --policy policy.wasm \
 	  --parse-only $(BENCH_GUESTS)/parse_only.wasm --noop $(BENCH_GUESTS)/noop.wasm $(BENCH_SERVER_ARGS)
