@@ -343,9 +343,7 @@ EOF
     jq -e '.spec.ephemeralContainers == [.spec.ephemeralContainers[] | select(.name == "ro-shell" and .securityContext.readOnlyRootFilesystem == true)] and (.spec.ephemeralContainers | length) == 1'
 }
 
-@test "a Windows Pod is admitted unchanged with the policy's warning" {
-  create validate <<'EOF'
-apiVersion: v1
+WINDOWS_POD='apiVersion: v1
 kind: Pod
 metadata:
   name: windows
@@ -355,9 +353,13 @@ spec:
   containers:
     - name: app
       image: mcr.microsoft.com/windows/nanoserver:ltsc2022
-EOF
+'
+WINDOWS_WARNING="Warning: the read-only root filesystem policy did not check this Windows pod: Kubernetes does not allow securityContext.readOnlyRootFilesystem on Windows containers"
+
+@test "a Windows Pod is admitted unchanged with the policy's warning" {
+  create validate <<<"$WINDOWS_POD"
   admitted
-  has_line "Warning: the read-only root filesystem policy did not check this Windows pod: Kubernetes does not allow securityContext.readOnlyRootFilesystem on Windows containers"
+  has_line "$WINDOWS_WARNING"
   stored validate pod/windows | jq -e '.spec.containers[0].securityContext == null'
 }
 
@@ -493,20 +495,9 @@ EOF
 }
 
 @test "mutate: a Windows Pod is admitted unchanged with the warning" {
-  create mutate <<'EOF'
-apiVersion: v1
-kind: Pod
-metadata:
-  name: windows
-spec:
-  os:
-    name: windows
-  containers:
-    - name: app
-      image: mcr.microsoft.com/windows/nanoserver:ltsc2022
-EOF
+  create mutate <<<"$WINDOWS_POD"
   admitted
-  has_line "Warning: the read-only root filesystem policy did not check this Windows pod: Kubernetes does not allow securityContext.readOnlyRootFilesystem on Windows containers"
+  has_line "$WINDOWS_WARNING"
   stored mutate pod/windows | jq -e '.spec.containers[0].securityContext == null and .spec.volumes == null'
 }
 
