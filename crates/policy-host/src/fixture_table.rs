@@ -93,6 +93,19 @@ const CASE_KEYS: [&str; 9] = [
     "comment",
 ];
 
+/// The `policy.wasm` that `make policy.wasm` builds at the repository root
+/// `root`, in this host. For tests: panics, saying how to build it, when it is
+/// missing or does not load.
+pub fn built_policy(root: &Path) -> crate::Policy {
+    let wasm = root.join("policy.wasm");
+    assert!(
+        wasm.exists(),
+        "{} is missing: run `make policy.wasm` (make test does) before cargo test",
+        wasm.display()
+    );
+    crate::Policy::from_file(&wasm).unwrap_or_else(|e| panic!("{}: {e}", wasm.display()))
+}
+
 /// Runs every case of `<root>/tests/cases.json` with `evaluator`, and checks
 /// that every file of `<root>/test_data/` is used. `Err` lists every failure.
 pub fn run_table(root: &Path, evaluator: &dyn Evaluator) -> Result<TableSummary, String> {

@@ -10,7 +10,8 @@
 
 mod support;
 
-use policy_host::{AdmissionResponse, Policy};
+use policy_host::AdmissionResponse;
+use policy_host::fixture_table::built_policy;
 use readonly_rootfs_cli::yaml::{from_json, read_documents, to_json};
 use readonly_rootfs_policy::settings::Settings;
 use serde_json::{Value, json};
@@ -22,16 +23,6 @@ struct Case {
     name: String,
     request: Value,
     settings: Value,
-}
-
-fn load_policy() -> Policy {
-    let wasm = repo_root().join("policy.wasm");
-    assert!(
-        wasm.exists(),
-        "{} is missing: run `make policy.wasm` (make test does) before cargo test",
-        wasm.display()
-    );
-    Policy::from_file(&wasm).expect("policy.wasm loads")
 }
 
 fn read_json(path: &Path) -> Value {
@@ -128,7 +119,7 @@ fn module_verdict(response: &AdmissionResponse) -> Verdict {
 
 #[test]
 fn cli_verdicts_equal_the_wasm_module_on_every_create_fixture_and_sample() {
-    let policy = load_policy();
+    let policy = built_policy(&repo_root());
     let dir = scratch_dir("native-vs-wasm");
     let cases = cases();
     let mut compared = 0;
@@ -182,7 +173,7 @@ fn cli_verdicts_equal_the_wasm_module_on_every_create_fixture_and_sample() {
 
 #[test]
 fn fix_output_of_every_fixable_fixture_is_the_module_s_fix_and_passes_a_second_check() {
-    let policy = load_policy();
+    let policy = built_policy(&repo_root());
     let dir = scratch_dir("fix-vs-wasm");
     let mut fixed = 0;
     let mut unfixable = 0;

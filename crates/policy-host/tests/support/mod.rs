@@ -18,13 +18,7 @@ pub fn repo_root() -> PathBuf {
 
 /// The built `policy.wasm` in the waPC host; fails clearly if it is missing.
 pub fn load_policy() -> Policy {
-    let wasm = repo_root().join("policy.wasm");
-    assert!(
-        wasm.exists(),
-        "{} is missing: run `make policy.wasm` (make test does) before cargo test",
-        wasm.display()
-    );
-    Policy::from_file(&wasm).expect("policy.wasm loads")
+    policy_host::fixture_table::built_policy(&repo_root())
 }
 
 /// The pure core, called with the exact waPC payload.
