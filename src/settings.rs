@@ -320,6 +320,10 @@ fn parse_exemptions(value: &Value) -> Result<Vec<ContainerSelector>, String> {
 
 fn parse_exemption(item: &Value, key: &str) -> Result<ContainerSelector, String> {
     match item {
+        // A bare name has no key to remove: say so for a blank one.
+        Value::String(name) if name.is_empty() => Err(format!(
+            "{key} is empty: enter a container name, or remove the entry"
+        )),
         Value::String(name) => Ok(ContainerSelector {
             name: Some(parse_name(name, key)?),
             image: None,
@@ -343,7 +347,10 @@ fn parse_exemption(item: &Value, key: &str) -> Result<ContainerSelector, String>
 fn parse_selector(map: &Map<String, Value>, key: &str) -> Result<ContainerSelector, String> {
     let name = match present(map, "name") {
         None => None,
-        Some(v) => Some(parse_name(string_at(v, &format!("{key}.name"))?, key)?),
+        Some(v) => {
+            let name_key = format!("{key}.name");
+            Some(parse_name(string_at(v, &name_key)?, &name_key)?)
+        }
     };
     let image = match present(map, "image") {
         None => None,
@@ -652,8 +659,14 @@ mod tests {
     fn bad_exemptions_are_named() {
         assert!(err(json!({"exemptContainers": [{}]})).contains("exemptContainers[0] is empty"));
         assert!(
-            err(json!({"exemptContainers": [""]}))
-                .contains("exemptContainers[0]: the container name is empty")
+            err(json!({"exemptContainers": [""]})).contains(
+                "exemptContainers[0] is empty: enter a container name, or remove the entry"
+            )
+        );
+        assert!(
+            err(json!({"exemptContainers": [{"name": ""}]})).contains(
+                "exemptContainers[0].name: the container name is empty; enter a name, or remove the key to match on the image only"
+            )
         );
         assert!(
             err(json!({"exemptContainers": [{"name": "a", "image": ""}]}))
@@ -739,7 +752,7 @@ mod tests {
         ));
         assert!(
             rule(json!({"name": "", "paths": ["/a"]}))
-                .contains("containerWritablePaths[1]: the container name is empty")
+                .contains("containerWritablePaths[1].name: the container name is empty")
         );
         assert!(
             rule(json!({"image": "nginx*", "path": ["/a"]}))
