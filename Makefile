@@ -139,10 +139,7 @@ WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-sign-ext --enable-nontrappin
 	--enable-mutable-globals --enable-reference-types --enable-multivalue
 BENCH_GUESTS := target/bench-guests
 
-# Benchmark, not part of `make test`: policy.wasm in the waPC host against two
-# baseline guests built the same way (crates/bench-guests: parse-only, noop);
-# prints a Markdown report. Options: make bench BENCH_ARGS="--runs 5 --iterations 2000".
-# The two baseline guests, built like policy.wasm.
+# The two baseline guests of the benchmarks, built like policy.wasm.
 .PHONY: bench-guests
 bench-guests: policy.wasm
 	$(CARGO) build --locked --target $(WASM_TARGET) --release -p bench-guest-parse-only -p bench-guest-noop
@@ -151,6 +148,9 @@ bench-guests: policy.wasm
 	  wasm-opt $(WASM_OPT_FLAGS) target/$(WASM_TARGET)/release/bench_guest_$$guest.wasm -o $(BENCH_GUESTS)/$$guest.wasm; \
 	done
 
+# Benchmark, not part of `make test`: policy.wasm in the waPC host against two
+# baseline guests built the same way (crates/bench-guests: parse-only, noop);
+# prints a Markdown report. Options: make bench BENCH_ARGS="--runs 5 --iterations 2000".
 .PHONY: bench
 bench: bench-guests
 	$(CARGO) run --locked --profile bench -p policy-host --bin bench -- \
