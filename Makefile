@@ -59,7 +59,7 @@ annotated-policy.wasm: policy.wasm metadata.yml README.md | need-kwctl
 inspect: annotated-policy.wasm
 	kwctl inspect annotated-policy.wasm
 
-# make push OCI_REF=registry.example.com/policies/readonly-rootfs:v0.1.0
+# make push OCI_REF=registry.example.com/policies/readonly-rootfs:v0.2.0
 # prints the immutable reference (pin its digest, not the tag).
 .PHONY: push
 push: annotated-policy.wasm
@@ -68,9 +68,12 @@ push: annotated-policy.wasm
 
 # Artifact Hub package file, derived from metadata.yml and questions-ui.yml by
 # kwctl; e2e.bats fails when the committed file differs from what kwctl
-# generates (apart from createdAt).
+# generates (apart from createdAt and the release's `changes`, which kwctl
+# does not write: the block at the end of the committed file is kept).
 artifacthub-pkg.yml: metadata.yml questions-ui.yml Cargo.toml | need-kwctl
-	kwctl scaffold artifacthub --metadata-path metadata.yml --questions-path questions-ui.yml --output artifacthub-pkg.yml
+	kwctl scaffold artifacthub --metadata-path metadata.yml --questions-path questions-ui.yml --output $@.new
+	sed -n '/^changes:/,$$p' $@ >> $@.new
+	mv $@.new $@
 
 # Build the policy and evaluate the sample requests in samples/ with it.
 .PHONY: evaluate

@@ -4,10 +4,14 @@
 //! are behind the `wapc` feature (on by default); native users of the core
 //! alone, such as the `readonly-rootfs` CLI, turn it off.
 
+pub mod escape;
 pub mod evaluate;
+pub mod image;
 pub mod mutate;
 pub mod podspec;
+pub mod profiles;
 pub mod request;
+pub mod selector;
 pub mod settings;
 pub mod validate;
 
