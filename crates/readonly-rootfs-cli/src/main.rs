@@ -25,11 +25,21 @@ enum Command {
     /// evaluates every Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet,
     /// Job, CronJob and ReplicationController as a CREATE with the same code
     /// as the policy's wasm module, and reports any other object as not
-    /// checked. Documents are numbered from 1, List items from 0.
+    /// checked, saying why: not a kind the policy checks, or a kind of that
+    /// name in another API group (kinds are matched on API group and kind).
+    /// Documents are numbered from 1, List items from 0.
     ///
-    /// Exit status: 0 when every checked object is accepted (or fixed), 1
-    /// when any is rejected (or cannot be fixed), 2 for usage errors,
-    /// invalid settings or unreadable input.
+    /// A workload whose apiVersion Kubernetes no longer serves
+    /// (extensions/v1beta1, apps/v1beta1 and apps/v1beta2 since 1.16,
+    /// batch/v1beta1 CronJob since 1.25) is checked as the version that
+    /// replaced it (apps/v1, batch/v1) and reported as not served, with the
+    /// apiVersion to use: the API server would refuse it. --fix does not
+    /// change apiVersion.
+    ///
+    /// Exit status: 0 when every checked object is accepted (or fixed) and
+    /// every apiVersion is served, 1 when any object is rejected (or cannot
+    /// be fixed) or has an apiVersion that is no longer served, 2 for usage
+    /// errors, invalid settings or unreadable input.
     #[command(after_help = "Examples:\n  \
         readonly-rootfs check --policy policy.yaml k8s/\n  \
         helm template my-chart | readonly-rootfs check --settings settings.yaml -\n  \
