@@ -7,6 +7,7 @@ pub mod check;
 pub mod config;
 pub mod inputs;
 pub mod patch;
+pub mod profiles;
 pub mod report;
 pub mod served;
 pub mod yaml;

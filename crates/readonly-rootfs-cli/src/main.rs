@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use readonly_rootfs_cli::config::SettingsSource;
-use readonly_rootfs_cli::{CheckOptions, OutputFormat, run_check};
+use readonly_rootfs_cli::{CheckOptions, EXIT_ERROR, OutputFormat, profiles, run_check};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -45,6 +45,30 @@ enum Command {
         helm template my-chart | readonly-rootfs check --settings settings.yaml -\n  \
         readonly-rootfs check --settings settings.yaml --fix deploy.yaml > deploy.fixed.yaml")]
     Check(CheckArgs),
+
+    /// Print the built-in application profiles (`applicationProfiles`).
+    ///
+    /// For each profile: the repositories it selects (any tag or digest,
+    /// any spelling of the image), each path the image must write with a
+    /// read-only root, why, and the public source that shows it, then the
+    /// same profile as `containerWritablePaths` rules to copy for a mirror
+    /// registry. Exit status 2 for an unknown profile name.
+    #[command(after_help = "Examples:
+          readonly-rootfs profiles
+          readonly-rootfs profiles nginx postgres
+          readonly-rootfs profiles --output json grafana")]
+    Profiles(ProfilesArgs),
+}
+
+#[derive(clap::Args)]
+struct ProfilesArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    output: Output,
+
+    /// Profiles to print (all when none is given).
+    #[arg(value_name = "NAME")]
+    names: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -79,14 +103,38 @@ struct CheckArgs {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Output {
-    /// A line per object, the policy's message and warnings, a summary.
+    /// Readable text (check: a line per object, the policy's message and
+    /// warnings, a summary).
     Text,
-    /// A JSON array with one record per object.
+    /// A JSON array with one record per object (or profile).
     Json,
 }
 
 fn main() -> ExitCode {
-    let Command::Check(args) = Cli::parse().command;
+    match Cli::parse().command {
+        Command::Check(args) => check(args),
+        Command::Profiles(args) => print_profiles(&args),
+    }
+}
+
+fn print_profiles(args: &ProfilesArgs) -> ExitCode {
+    match profiles::select(&args.names) {
+        Ok(selected) => {
+            let out = match args.output {
+                Output::Text => profiles::text(&selected),
+                Output::Json => profiles::json(&selected),
+            };
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("readonly-rootfs: {e}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn check(args: CheckArgs) -> ExitCode {
     let settings = match (&args.settings, &args.policy) {
         (Some(file), _) => SettingsSource::File(file),
         (None, Some(policy)) => SettingsSource::Policy(policy),

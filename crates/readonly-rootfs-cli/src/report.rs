@@ -2,6 +2,7 @@
 
 use crate::check::Decision;
 use crate::served::NotServed;
+use readonly_rootfs_policy::escape::line_safe;
 use serde::Serialize;
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -65,10 +66,13 @@ impl ObjectReport {
     /// apiVersion no longer served and the policy's message, warnings and
     /// patch.
     pub fn text(&self, mode: Mode) -> String {
-        let mut text = format!("{}: {}", self.heading(), self.verdict(mode));
+        let mut line = format!("{}: {}", self.heading(), self.verdict(mode));
         if let Decision::NotChecked { reason } = &self.decision {
-            let _ = write!(text, " ({reason})");
+            let _ = write!(line, " ({reason})");
         }
+        // Names, kinds and groups come from the manifest: a control
+        // character in one must not start a line of its own.
+        let mut text = line_safe(&line);
         text.push('\n');
         if let Some(not_served) = &self.not_served {
             let _ = writeln!(text, "    not served: {}", not_served.message());

@@ -699,3 +699,72 @@ fn a_list_whose_items_are_not_a_list_is_an_input_error() {
         "readonly-rootfs: <stdin>: document 1: the List's items are not a list\n"
     );
 }
+
+#[test]
+fn profiles_prints_every_profile_with_its_paths_and_sources() {
+    let out = run(&["profiles"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    for profile in readonly_rootfs_policy::profiles::APPLICATION_PROFILES {
+        assert!(
+            out.stdout.lines().any(|line| line == profile.name),
+            "{} has no heading:\n{}",
+            profile.name,
+            out.stdout
+        );
+        for source in profile.sources() {
+            assert!(out.stdout.contains(source.source), "{}", source.path);
+        }
+    }
+    let json = run(&["profiles", "--output", "json", "postgres"]);
+    assert_eq!(json.status, 0, "{}", json.stderr);
+    let records: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(records.as_array().unwrap().len(), 1);
+    assert_eq!(records[0]["name"], "postgres");
+    assert_eq!(
+        records[0]["repositories"],
+        json!(["docker.io/library/postgres"])
+    );
+    assert_eq!(records[0]["paths"][0]["path"], "/var/run/postgresql");
+    assert!(
+        records[0]["paths"][1]["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://")
+    );
+}
+
+#[test]
+fn profiles_rejects_an_unknown_name_listing_the_known_ones() {
+    let out = run(&["profiles", "nginx", "ngnix"]);
+    assert_eq!(out.status, 2);
+    assert_eq!(out.stdout, "");
+    assert!(
+        out.stderr.starts_with(
+            "readonly-rootfs: \"ngnix\" is not a known application profile; the known profiles are: nginx, "
+        ),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_manifest_name_with_a_line_break_cannot_forge_a_report_line() {
+    let manifest = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: \"web\\nevil.yaml document 9: Pod shop/fine: accepted\"\nspec:\n  containers:\n    - name: app\n      image: \"evil:1\\n- everything is fine\"\n";
+    let out = run_in(&support::data_dir(), &["check", "-"], manifest);
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with(
+            "<stdin> document 1: Pod web\\nevil.yaml document 9: Pod shop/fine: accepted: rejected\n"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout
+            .lines()
+            .any(|line| line.starts_with("evil.yaml")
+                || line.trim_start().starts_with("- everything")),
+        "{}",
+        out.stdout
+    );
+}
