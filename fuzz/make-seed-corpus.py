@@ -3,6 +3,8 @@
 
   fuzz/corpus/validate_payload/seed-*   {"request": <fixture .request>, "settings": ...}
   fuzz/corpus/settings/seed-*           valid and invalid settings objects
+  fuzz/corpus/image_reference/seed-*    the image-reference vectors and the
+                                        image patterns of tests/cases.json
 
 Sources: test_data/*.json (AdmissionReview fixtures), tests/cases.json (the
 fixture table: fixture + settings pairs) when present, and a fixed list of
@@ -154,9 +156,34 @@ def cases():
     return [c for c in table if isinstance(c, dict)]
 
 
+def image_texts(table):
+    """The inputs of tests/image-reference-vectors.json and every image and
+    image pattern the table's settings and fixtures use."""
+    texts = []
+    with open(os.path.join(ROOT, "tests", "image-reference-vectors.json"), encoding="utf-8") as f:
+        texts += [v["input"] for v in json.load(f)]
+
+    def walk(value):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key == "image" and isinstance(item, str):
+                    texts.append(item)
+                else:
+                    walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    for case in table:
+        walk(case.get("settings"))
+    for request in fixtures().values():
+        walk(request)
+    return sorted(set(texts))
+
+
 def build():
     """{target: {file name: bytes}}"""
-    seeds = {"validate_payload": {}, "settings": {}}
+    seeds = {"validate_payload": {}, "settings": {}, "image_reference": {}}
     requests = fixtures()
     table = cases()
 
@@ -184,6 +211,8 @@ def build():
         add("settings", "fixture", dumps(settings))
     for data in RAW_SETTINGS_SEEDS:
         add("settings", "raw", data)
+    for text in image_texts(table):
+        add("image_reference", "image", text.encode())
     return seeds
 
 
