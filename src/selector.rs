@@ -101,6 +101,8 @@ impl ImagePattern {
         }
         let kind = if written == "*" {
             PatternKind::AnyImage
+        } else if written == "/*" {
+            return Err("\"/*\": name a registry or path before /*, such as \"registry.example.com/*\", or write \"*\" for every image".to_string());
         } else if let Some(prefix) = written.strip_suffix("/*").filter(|p| !has_star(p)) {
             let prefix = image::parse_repository_prefix(prefix)
                 .map_err(|why| invalid(written, &why.to_string()))?;
@@ -182,7 +184,18 @@ fn misplaced_star(written: &str) -> String {
         .bytes()
         .position(|b| b == b'*')
         .unwrap_or(written.len());
-    let base = written[..star].trim_end_matches(['/', ':', '.', '-', '_', '@']);
+    let before = &written[..star];
+    // The * follows a path (`registry.example.com/*/debug`, `reg/**`).
+    if let Some(path) = before.strip_suffix('/') {
+        push_every_repository_under(&mut message, path);
+        return message;
+    }
+    let base = before.trim_end_matches([':', '.', '-', '_', '@']);
+    // A registry alone (`registry.example.com*`, `localhost:5000*`).
+    if names_a_registry(base) {
+        push_every_repository_under(&mut message, base);
+        return message;
+    }
     // A tag being typed (`proxyv2:1.2*`): the repository is before its `:`.
     let base = match base.bytes().rposition(|b| b == b':' || b == b'/') {
         Some(colon) if base.as_bytes()[colon] == b':' => &base[..colon],
@@ -196,13 +209,31 @@ fn misplaced_star(written: &str) -> String {
         message.push_str(" write ");
         push_quoted(&mut message, base);
         if base.bytes().any(|b| b == b'/') {
-            message.push_str(", for every repository under ");
-            message.push_str(base);
-            message.push_str("/ write ");
-            push_quoted(&mut message, &format!("{base}/*"));
+            message.push(',');
+            push_every_repository_under(&mut message, base);
         }
     }
     message
+}
+
+/// `; for every repository under PATH/ write "PATH/*"`, when that is a
+/// valid pattern.
+fn push_every_repository_under(message: &mut String, path: &str) {
+    if image::parse_repository_prefix(path).is_ok() {
+        message.push_str(if message.ends_with(',') { " " } else { "; " });
+        message.push_str("for every repository under ");
+        message.push_str(path);
+        message.push_str("/ write ");
+        push_quoted(message, &format!("{path}/*"));
+    }
+}
+
+/// A registry host on its own (`registry.example.com`, `localhost:5000`),
+/// not a repository with a tag (`nginx:1`).
+fn names_a_registry(text: &str) -> bool {
+    let host = text.split(':').next().unwrap_or_default();
+    (host == "localhost" || host.bytes().any(|b| b == b'.' || b.is_ascii_uppercase()))
+        && image::parse_repository_prefix(text).is_ok_and(|prefix| prefix.path().is_empty())
 }
 
 /// Whether two container images are the same image to the runtime: equal
@@ -331,6 +362,34 @@ mod tests {
         assert!(
             tag_prefix.ends_with("for every tag of docker.io/istio/proxyv2 write \"docker.io/istio/proxyv2\", for every repository under docker.io/istio/proxyv2/ write \"docker.io/istio/proxyv2/*\""),
             "{tag_prefix}"
+        );
+        for (bad, suggestion) in [
+            (
+                "registry.example.com/*/debug",
+                "; for every repository under registry.example.com/ write \"registry.example.com/*\"",
+            ),
+            (
+                "registry.example.com*",
+                "; for every repository under registry.example.com/ write \"registry.example.com/*\"",
+            ),
+            (
+                "localhost:5000*",
+                "; for every repository under localhost:5000/ write \"localhost:5000/*\"",
+            ),
+            (
+                "reg/**",
+                "; for every repository under reg/ write \"reg/*\"",
+            ),
+            ("nginx:1*", "; for every tag of nginx write \"nginx\""),
+            ("nginx:1.2*", "; for every tag of nginx write \"nginx\""),
+        ] {
+            let message = ImagePattern::parse(bad).unwrap_err();
+            assert!(message.ends_with(suggestion), "{bad}: {message}");
+        }
+        assert!(
+            ImagePattern::parse("/*")
+                .unwrap_err()
+                .contains("name a registry or path before /*")
         );
         for bad in ["**", "reg/*/x", "*/nginx", "nginx:*:*", "a/**"] {
             assert!(ImagePattern::parse(bad).is_err(), "{bad}");

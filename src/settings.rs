@@ -162,7 +162,8 @@ fn reject_unknown_keys(
     match map.keys().find(|k| !allowed.contains(&k.as_str())) {
         None => Ok(()),
         Some(key) => Err(format!(
-            "unknown setting \"{prefix}{key}\"; valid {} are: {}",
+            "unknown setting {}; valid {} are: {}",
+            quote(&format!("{prefix}{key}")),
             if prefix.is_empty() {
                 "settings"
             } else {
