@@ -67,6 +67,21 @@ impl Selector {
                 .as_deref()
                 .is_none_or(|p| image_matches(p, image))
     }
+
+    /// As an object entry: `name` and `image` where given; with `null_key`,
+    /// the other one as `null` (null is absent).
+    pub fn json(&self, null_key: bool) -> Map<String, Value> {
+        let mut o = Map::new();
+        for (key, value) in [("name", &self.name), ("image", &self.image)] {
+            let field = match value {
+                Some(v) => Field::Set(json!(v)),
+                None if null_key => Field::Null,
+                None => Field::Absent,
+            };
+            put(&mut o, key, field);
+        }
+        o
+    }
 }
 
 /// A `containerWritablePaths` rule: the paths the containers it selects must
@@ -80,8 +95,9 @@ pub struct Rule {
 // ---------------------------------------------------------------- settings
 
 /// The settings as the contract reads them (absent and null keys are their
-/// defaults; `writableVolume` is the suites' business).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// defaults, but `warnSubPathMounts` defaults to true; `writableVolume`:
+/// [`injected_empty_dir`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Settings {
     /// `requiredWritablePaths`, as written (trailing slashes allowed).
     pub required: Vec<String>,
@@ -91,19 +107,6 @@ pub struct Settings {
     pub exempt_ephemeral: bool,
     pub mutate: bool,
     pub warn_sub_path_mounts: bool,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            required: Vec::new(),
-            exemptions: Vec::new(),
-            rules: Vec::new(),
-            exempt_ephemeral: false,
-            mutate: false,
-            warn_sub_path_mounts: true,
-        }
-    }
 }
 
 impl Settings {
@@ -236,10 +239,6 @@ pub enum Field<T> {
 }
 
 impl<T> Field<T> {
-    pub fn as_ref(&self) -> Field<&T> {
-        self.map_ref(|t| t)
-    }
-
     pub fn map_ref<'a, U>(&'a self, f: impl FnOnce(&'a T) -> U) -> Field<U> {
         match self {
             Field::Absent => Field::Absent,
@@ -247,27 +246,16 @@ impl<T> Field<T> {
             Field::Set(t) => Field::Set(f(t)),
         }
     }
-
-    /// The value, if set.
-    pub fn set(&self) -> Option<&T> {
-        match self {
-            Field::Set(t) => Some(t),
-            _ => None,
-        }
-    }
 }
 
 /// Inserts `field` into `map` under `key` unless it is absent.
 pub fn put(map: &mut Map<String, Value>, key: &str, field: Field<Value>) {
-    match field {
-        Field::Absent => {}
-        Field::Null => {
-            map.insert(key.into(), Value::Null);
-        }
-        Field::Set(v) => {
-            map.insert(key.into(), v);
-        }
-    }
+    let value = match field {
+        Field::Absent => return,
+        Field::Null => Value::Null,
+        Field::Set(v) => v,
+    };
+    map.insert(key.into(), value);
 }
 
 /// A volume's source. The storage sources carry their own `readOnly`.
@@ -473,8 +461,9 @@ pub enum Edit {
     /// Nothing: a plain Pod UPDATE, or a container whose image changed on a
     /// running Pod (its securityContext cannot change).
     None,
-    /// Set `readOnlyRootFilesystem` only: a new container on the
-    /// ephemeralcontainers subresource (a pod's volumes cannot change).
+    /// Set `readOnlyRootFilesystem` only: an ephemeral container, or a new
+    /// container on the ephemeralcontainers subresource (a pod's volumes
+    /// cannot change).
     RootOnly,
     /// Set `readOnlyRootFilesystem` and add a volume per uncovered path.
     Full,
@@ -589,6 +578,8 @@ pub fn evaluate(settings: &Settings, pod: &Pod, operation: &Operation) -> Predic
                     }
                 }
             }
+            // An ephemeral container requires no path: no volume for it.
+            _ if c.list == List::Ephemeral => (false, Edit::RootOnly),
             _ => (false, Edit::Full),
         };
         let required = match c.list {
@@ -714,6 +705,26 @@ pub fn check_warnings(warnings: &[String], prediction: &Prediction) -> Result<()
 
 // ---------------------------------------------------------------- mutation
 
+/// The `emptyDir` that mutation injects under `settings` (their
+/// `writableVolume`): `medium: Memory` when asked for, and `sizeLimit` as the
+/// quantity's text.
+pub fn injected_empty_dir(settings: &Value) -> Value {
+    let volume = &settings["writableVolume"];
+    let mut empty_dir = Map::new();
+    if volume["medium"] == "Memory" {
+        empty_dir.insert("medium".into(), json!("Memory"));
+    }
+    let size_limit = match &volume["sizeLimit"] {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    if let Some(limit) = size_limit {
+        empty_dir.insert("sizeLimit".into(), json!(limit));
+    }
+    Value::Object(empty_dir)
+}
+
 /// A mount mutation added: the container, the path and the injected volume.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Injected {
@@ -780,6 +791,10 @@ pub fn check_edits(
     }
     for list in List::ALL {
         let new_list = array(mutated, list.field());
+        let (old, new) = (original.get(list.field()), mutated.get(list.field()));
+        if old.is_some() != new.is_some() || array(original, list.field()).len() != new_list.len() {
+            problems.push(format!("I9 {} was added, removed or resized", list.field()));
+        }
         for (index, old) in array(original, list.field()).iter().enumerate() {
             let new = new_list.get(index).unwrap_or(&Value::Null);
             let name = old["name"].as_str().unwrap_or("");
@@ -810,6 +825,12 @@ pub fn check_edits(
                 ));
             }
             let old_mounts = array(old, "volumeMounts");
+            if !array(new, "volumeMounts").starts_with(old_mounts) {
+                problems.push(format!(
+                    "I9 {}[{index}] ({name:?}) had its own mounts changed",
+                    list.field()
+                ));
+            }
             let mut paths: HashSet<String> = HashSet::new();
             for mount in array(new, "volumeMounts").iter().skip(old_mounts.len()) {
                 let path = mount["mountPath"].as_str().unwrap_or("").to_string();

@@ -175,7 +175,7 @@ pub struct PodSpecModel {
     /// How an empty init / ephemeral list is written: absent, null or `[]`.
     empty_init: u8,
     empty_ephemeral: u8,
-    volumes: Field<Vec<(String, Source)>>,
+    volumes: Field<Vec<model::Volume>>,
     os: Os,
     extras: bool,
 }
@@ -235,18 +235,7 @@ pub struct RuleModel {
 
 impl RuleModel {
     fn json(&self) -> Value {
-        let mut o = Map::new();
-        for (key, value) in [("name", self.name), ("image", self.image)] {
-            match value {
-                Some(v) => {
-                    o.insert(key.into(), json!(v));
-                }
-                None if self.null_key => {
-                    o.insert(key.into(), Value::Null);
-                }
-                None => {}
-            }
-        }
+        let mut o = self.model().selector.json(self.null_key);
         o.insert("paths".into(), paths_json(&self.paths));
         Value::Object(o)
     }
@@ -306,29 +295,20 @@ impl SettingsModel {
         }
     }
 
-    /// (settings value, the `emptyDir` the policy must inject).
-    fn writable_volume(&self) -> (Field<Value>, Value) {
+    /// The `writableVolume` setting.
+    fn writable_volume(&self) -> Field<Value> {
+        let volumes = [
+            json!({}),
+            json!({"medium": ""}),
+            json!({"medium": "Memory"}),
+            json!({"sizeLimit": "64Mi", "medium": null}),
+            json!({"medium": "Memory", "sizeLimit": "1Gi"}),
+            json!({"sizeLimit": 1024}),
+        ];
         match self.writable_volume % 8 {
-            0 => (Field::Absent, json!({})),
-            1 => (Field::Null, json!({})),
-            2 => (Field::Set(json!({})), json!({})),
-            3 => (Field::Set(json!({"medium": ""})), json!({})),
-            4 => (
-                Field::Set(json!({"medium": "Memory"})),
-                json!({"medium": "Memory"}),
-            ),
-            5 => (
-                Field::Set(json!({"sizeLimit": "64Mi", "medium": null})),
-                json!({"sizeLimit": "64Mi"}),
-            ),
-            6 => (
-                Field::Set(json!({"medium": "Memory", "sizeLimit": "1Gi"})),
-                json!({"medium": "Memory", "sizeLimit": "1Gi"}),
-            ),
-            _ => (
-                Field::Set(json!({"sizeLimit": 1024})),
-                json!({"sizeLimit": "1024"}),
-            ),
+            0 => Field::Absent,
+            1 => Field::Null,
+            n => Field::Set(volumes[usize::from(n) - 2].clone()),
         }
     }
 
@@ -353,7 +333,7 @@ impl SettingsModel {
             "exemptEphemeralContainers",
             bool_json(self.exempt_ephemeral),
         );
-        put(&mut s, "writableVolume", self.writable_volume().0);
+        put(&mut s, "writableVolume", self.writable_volume());
         let rules = match &self.rules {
             Field::Set(rules) => Field::Set(rules.iter().map(RuleModel::json).collect()),
             Field::Null => Field::Null,
@@ -539,13 +519,14 @@ pub fn volume_type() -> impl Strategy<Value = Source> {
     ]
 }
 
-pub fn volumes(pool: Vec<String>) -> impl Strategy<Value = Field<Vec<(String, Source)>>> {
+pub fn volumes(pool: Vec<String>) -> impl Strategy<Value = Field<Vec<model::Volume>>> {
     prop_oneof![
         2 => Just(Field::Absent),
         1 => Just(Field::Null),
         1 => Just(Field::Set(Vec::new())),
         6 => (subsequence(pool, 1..=5), vec(volume_type(), 5)).prop_map(|(names, types)| {
-            Field::Set(names.into_iter().zip(types).collect())
+            let volume = |(name, source)| model::Volume { name, source };
+            Field::Set(names.into_iter().zip(types).map(volume).collect())
         }),
     ]
 }
@@ -859,7 +840,7 @@ pub fn pod_spec_json(spec: &PodSpecModel, ephemeral_limit: usize) -> Value {
         };
         put(&mut o, list.field(), field);
     }
-    let volumes = (spec.volumes).map_ref(|v| v.iter().map(|(n, t)| t.json(n)).collect());
+    let volumes = (spec.volumes).map_ref(|v| v.iter().map(|v| v.source.json(&v.name)).collect());
     put(&mut o, "volumes", volumes);
     let os = match spec.os {
         Os::Absent => Field::Absent,
@@ -956,57 +937,33 @@ pub fn build_case(m: &Model) -> Case {
     let pod_update = is_pod && m.op != Op::Create;
     let image_changes: &[Option<u8>] = if pod_update { &m.image_changes } else { &[] };
     let old_pod_spec = with_old_images(&m.spec, image_changes);
-    let (operation, sub_resource, old_object) = match (m.op, is_pod) {
-        (Op::Create, _) => ("CREATE", None, Value::Null),
-        // Plain Pod UPDATE (a label change, some images), the old pod with
-        // fewer debug containers: only the new ones and those whose image
-        // changed are checked, nothing is mutated.
-        (Op::UpdateA, true) => (
-            "UPDATE",
-            None,
-            object_json(
-                m.kind,
-                pod_spec_json(&old_pod_spec, old_ephemeral),
-                "v1",
-                1,
-                m.pod_extras,
-            ),
-        ),
-        (Op::UpdateB, true) => (
-            "UPDATE",
-            Some("ephemeralcontainers"),
-            object_json(
-                m.kind,
-                pod_spec_json(&old_pod_spec, old_ephemeral),
-                "v2",
-                2,
-                m.pod_extras,
-            ),
-        ),
-        (Op::UpdateA, false) => {
-            let old_spec = if m.old_spec_different {
-                json!({"containers": [{"name": "app", "image": "nginx:1.26"}]})
-            } else {
-                pod_spec_json(&m.spec, all_ephemeral)
-            };
-            (
-                "UPDATE",
-                None,
-                object_json(m.kind, old_spec, "v1", 1, m.pod_extras),
-            )
+    // The old object: a Pod's old spec has the old images and fewer debug
+    // containers (a plain UPDATE also changes a label: only the new
+    // containers and those whose image changed are checked, nothing is
+    // mutated); a workload's template has another label and maybe another
+    // spec, or (UpdateB) only a field outside the template differs.
+    let old_spec = match (m.op, is_pod) {
+        (Op::Create, _) => None,
+        (_, true) => Some(pod_spec_json(&old_pod_spec, old_ephemeral)),
+        (Op::UpdateA, false) if m.old_spec_different => {
+            Some(json!({"containers": [{"name": "app", "image": "nginx:1.26"}]}))
         }
-        (Op::UpdateB, false) => (
-            "UPDATE",
-            None,
-            object_json(
-                m.kind,
-                pod_spec_json(&m.spec, all_ephemeral),
-                "v2",
-                1,
-                m.pod_extras,
-            ),
-        ),
+        (_, false) => Some(pod_spec_json(&m.spec, all_ephemeral)),
     };
+    let (version, generation) = match (m.op, is_pod) {
+        (Op::UpdateA, _) => ("v1", 1),
+        (_, true) => ("v2", 2),
+        _ => ("v2", 1),
+    };
+    let old_object = old_spec.map_or(Value::Null, |old| {
+        object_json(m.kind, old, version, generation, m.pod_extras)
+    });
+    let operation = if m.op == Op::Create {
+        "CREATE"
+    } else {
+        "UPDATE"
+    };
+    let sub_resource = (is_pod && m.op == Op::UpdateB).then_some("ephemeralcontainers");
     let request = admission_request(m.kind, operation, object, old_object, sub_resource);
     let old_containers = containers_of(&old_pod_spec)
         .into_iter()
@@ -1024,6 +981,7 @@ pub fn build_case(m: &Model) -> Case {
         },
     };
     let settings = m.settings.model();
+    let settings_json = m.settings.json();
     let mut alone = Vec::new();
     for (k, (list, index, name, c)) in containers_of(&m.spec).into_iter().enumerate() {
         let is_new = list == List::Ephemeral && index >= old_ephemeral;
@@ -1056,13 +1014,13 @@ pub fn build_case(m: &Model) -> Case {
     }
     Case {
         request,
-        settings: m.settings.json(),
+        injected_empty_dir: model::injected_empty_dir(&settings_json),
+        settings: settings_json,
         kind: kind_name,
         spec_pointer,
         op: m.op,
         prediction: model::evaluate(&settings, &pod_model(&m.spec), &operation),
         global_paths: settings.required,
-        injected_empty_dir: m.settings.writable_volume().1,
         alone,
         old_ephemeral,
     }
@@ -1122,19 +1080,12 @@ pub fn pod_model(spec: &PodSpecModel) -> model::Pod {
             _ => Vec::new(),
         },
     };
-    let volumes = match &spec.volumes {
-        Field::Set(volumes) => volumes
-            .iter()
-            .map(|(name, source)| model::Volume {
-                name: name.clone(),
-                source: *source,
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
     model::Pod {
         containers: containers_of(spec).into_iter().map(container).collect(),
-        volumes,
+        volumes: match &spec.volumes {
+            Field::Set(volumes) => volumes.clone(),
+            _ => Vec::new(),
+        },
         windows: matches!(spec.os, Os::Windows),
     }
 }

@@ -340,7 +340,12 @@ fn properties_catch_broken_mutations() {
             return;
         };
         for list in ["initContainers", "containers", "ephemeralContainers"] {
-            for c in spec[list].as_array_mut().into_iter().flatten() {
+            for c in spec
+                .get_mut(list)
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
                 if !c["securityContext"].is_object() {
                     c["securityContext"] = json!({});
                 }
@@ -362,7 +367,12 @@ fn properties_catch_broken_mutations() {
         else {
             return;
         };
-        for c in spec["containers"].as_array_mut().into_iter().flatten() {
+        for c in spec
+            .get_mut("containers")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
             let mounts = c["volumeMounts"].as_array().cloned().unwrap_or_default();
             if !mounts.iter().any(|m| m["mountPath"] == "/shared") {
                 let mut mounts = mounts;
@@ -388,7 +398,13 @@ fn properties_catch_broken_mutations() {
             }
         }
         for list in ["initContainers", "containers"] {
-            for (i, c) in spec[list].as_array_mut().into_iter().flatten().enumerate() {
+            for (i, c) in spec
+                .get_mut(list)
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
                 match original[list][i].get("volumeMounts") {
                     Some(v) => c["volumeMounts"] = v.clone(),
                     None => {

@@ -5,7 +5,6 @@ use super::generators::{Alone, Case, Op, case_strategy};
 use super::support::HOST_ERROR;
 use contract_model::{self as model, Edit, Verdict, check_message_bounds, header_count};
 use policy_host::fixture_table::{Evaluator, Outcome, check_mutation_invariants};
-use proptest::strategy::Strategy;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 use readonly_rootfs_policy::mutate::injected_volume_name;
 use serde_json::{Value, json};
@@ -350,16 +349,17 @@ pub fn check_case(
     }
 }
 
-/// Runs `cases` cases of `strategy` through `check`, which counts the
-/// cases it sees; `Ok` is the time taken, `Err` the minimal failing input
-/// (shrunk) with what it violated.
-pub fn run_generated<C: std::fmt::Debug>(
+/// Runs `cases` generated cases (`pod_updates`: only Pod UPDATEs, for the
+/// image-change property); `Ok` is the summary line, `Err` the minimal
+/// failing input (shrunk) with the violated invariants.
+pub fn run_properties(
     label: &str,
-    strategy: impl Strategy<Value = C>,
+    evaluator: &dyn Evaluator,
     cases: u32,
-    counted: impl Fn() -> u32,
-    check: impl Fn(&C) -> Result<(), String>,
-) -> Result<std::time::Duration, String> {
+    pod_updates: bool,
+) -> Result<String, String> {
+    let tally = Cell::new(Tally::default());
+    let counted = || tally.get().cases;
     let config = Config {
         cases,
         failure_persistence: None,
@@ -370,8 +370,8 @@ pub fn run_generated<C: std::fmt::Debug>(
     let mut runner = TestRunner::new(config);
     let first_failure = Cell::new(None);
     let start = Instant::now();
-    let result = runner.run(&strategy, |case| {
-        check(&case).map_err(|why| {
+    let result = runner.run(&case_strategy(pod_updates), |case| {
+        check_case(evaluator, &case, &tally, pod_updates).map_err(|why| {
             if first_failure.get().is_none() {
                 first_failure.set(Some(counted()));
             }
@@ -380,8 +380,8 @@ pub fn run_generated<C: std::fmt::Debug>(
     });
     let elapsed = start.elapsed();
     match result {
-        Ok(()) if counted() == cases => Ok(elapsed),
-        Ok(()) => Err(format!("{label}: ran {} cases, not {cases}", counted())),
+        Ok(()) if counted() == cases => {}
+        Ok(()) => return Err(format!("{label}: ran {} cases, not {cases}", counted())),
         Err(TestError::Fail(reason, case)) => {
             let found = first_failure.get().unwrap_or(counted());
             let mut out = String::new();
@@ -393,76 +393,30 @@ pub fn run_generated<C: std::fmt::Debug>(
             );
             let _ = writeln!(out, "{case:?}");
             let _ = writeln!(out, "violated:\n{reason}");
-            Err(out)
+            return Err(out);
         }
-        Err(TestError::Abort(reason)) => Err(format!("{label}: proptest aborted: {reason}")),
-    }
-}
-
-/// Fails when one of `counts` is under `min_share` of `cases`. Runs of
-/// fewer than `min_cases` (mutant hunts, quick local runs, and for rare
-/// events the wasm runs) are not judged: the thresholds sit far enough
-/// below the generator's rates that a judged run does not fail by chance.
-pub fn check_coverage(
-    label: &str,
-    cases: u32,
-    min_cases: u32,
-    min_share: f64,
-    counts: &[(&str, u32)],
-) -> Result<(), String> {
-    if cases < min_cases {
-        return Ok(());
-    }
-    for (what, n) in counts {
-        if f64::from(*n) / f64::from(cases) < min_share {
-            return Err(format!(
-                "{label}: only {n} {what} in {cases} cases: the generator lost its coverage"
-            ));
+        Err(TestError::Abort(reason)) => {
+            return Err(format!("{label}: proptest aborted: {reason}"));
         }
     }
-    Ok(())
-}
 
-/// Runs `cases` generated cases; `Ok` is the summary line, `Err` the
-/// minimal failing input with the violated invariants.
-/// `pod_updates`: only Pod UPDATEs, for the image-change property.
-pub fn run_properties(
-    label: &str,
-    evaluator: &dyn Evaluator,
-    cases: u32,
-    pod_updates: bool,
-) -> Result<String, String> {
-    let tally = Cell::new(Tally::default());
-    let elapsed = run_generated(
-        label,
-        case_strategy(pod_updates),
-        cases,
-        || tally.get().cases,
-        |case| check_case(evaluator, case, &tally, pod_updates),
-    )?;
     let t = tally.get();
     if pod_updates {
-        check_coverage(
-            label,
-            t.cases,
-            200,
-            0.05,
-            &[
-                ("accepted", t.update_accept),
-                ("rejected", t.update_reject),
-                (
-                    "rejections for a changed image",
-                    t.update_image_change_rejects,
-                ),
-            ],
-        )?;
         let lost = "rejections of a container an exemption matched under its old image";
         check_coverage(
             label,
             t.cases,
-            500,
-            0.005,
-            &[(lost, t.exemption_lost_rejects)],
+            &[
+                (200, 0.05, "accepted", t.update_accept),
+                (200, 0.05, "rejected", t.update_reject),
+                (
+                    200,
+                    0.05,
+                    "rejections for a changed image",
+                    t.update_image_change_rejects,
+                ),
+                (500, 0.005, lost, t.exemption_lost_rejects),
+            ],
         )?;
         return Ok(format!(
             "{label}: {} Pod UPDATEs passed the image-change property in {elapsed:.2?}: {} \
@@ -480,24 +434,29 @@ pub fn run_properties(
     check_coverage(
         label,
         t.cases,
-        200,
-        0.03,
         &[
-            ("accepted", t.accept),
-            ("mutated", t.mutate),
-            ("rejected", t.reject),
-            ("mutated with volumes", t.mutations_adding_volumes),
-        ],
-    )?;
-    check_coverage(
-        label,
-        t.cases,
-        1000,
-        0.01,
-        &[
-            ("rejections for a changed image", t.image_change_rejects),
-            ("mounts injected for a rule's path", t.rule_path_mounts),
-            ("cases with warnings", t.warned),
+            (200, 0.03, "accepted", t.accept),
+            (200, 0.03, "mutated", t.mutate),
+            (200, 0.03, "rejected", t.reject),
+            (
+                200,
+                0.03,
+                "mutated with volumes",
+                t.mutations_adding_volumes,
+            ),
+            (
+                1000,
+                0.01,
+                "rejections for a changed image",
+                t.image_change_rejects,
+            ),
+            (
+                1000,
+                0.01,
+                "mounts injected for a rule's path",
+                t.rule_path_mounts,
+            ),
+            (1000, 0.01, "cases with warnings", t.warned),
         ],
     )?;
     Ok(format!(
@@ -523,6 +482,28 @@ pub fn run_properties(
     ))
 }
 
+/// Fails when a count of `counts` (`(min_cases, min_share, what, count)`)
+/// is under its `min_share` of `cases`. Runs of fewer than its `min_cases`
+/// (mutant hunts, quick local runs, and for rare events the wasm runs) are
+/// not judged: the thresholds sit far enough below the generator's rates
+/// that a judged run does not fail by chance.
+pub fn check_coverage(
+    label: &str,
+    cases: u32,
+    counts: &[(u32, f64, &str, u32)],
+) -> Result<(), String> {
+    for (min_cases, min_share, what, n) in counts {
+        if cases >= *min_cases && f64::from(*n) / f64::from(cases) < *min_share {
+            return Err(format!(
+                "{label}: only {n} {what} in {cases} cases: the generator lost its coverage"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Runs `cases` generated cases; `Ok` is the summary line, `Err` the
+/// minimal failing input with the violated invariants.
 /// The image-change property (P1, P2) of a Pod UPDATE, given its verdicts
 /// with `mutate: true` (`mutating`) and without (`update`).
 fn check_image_changes(
