@@ -182,6 +182,14 @@ fn image_changing_updates_wasm_module() {
     );
 }
 
+/// The containers of a pod spec, to edit (a list that is missing stays so).
+fn containers_mut(spec: &mut Value) -> impl Iterator<Item = &mut Value> {
+    let lists = ["initContainers", "containers", "ephemeralContainers"];
+    let fields = spec.as_object_mut().into_iter().flat_map(|s| s.iter_mut());
+    let lists = fields.filter(move |(key, _)| lists.contains(&key.as_str()));
+    lists.flat_map(|(_, list)| list.as_array_mut().into_iter().flatten())
+}
+
 /// The properties catch a policy that forgets the issue-9 rules: each of
 /// these wrappers of the native core must fail them, on the property named.
 #[test]
@@ -219,26 +227,17 @@ fn properties_catch_a_policy_without_rules_or_image_checks() {
                         Some((c["name"].as_str()?.to_string(), c.get("image").cloned()?))
                     })
                     .collect();
-            if request["operation"] == "UPDATE"
-                && let Some(spec) = request["oldObject"]["spec"].as_object_mut()
-            {
-                for list in ["initContainers", "containers", "ephemeralContainers"] {
-                    for c in spec
-                        .get_mut(list)
-                        .and_then(Value::as_array_mut)
-                        .into_iter()
-                        .flatten()
-                    {
-                        let name = c["name"].as_str().unwrap_or("").to_string();
-                        match (new_images.get(&name), c.as_object_mut()) {
-                            (Some(image), Some(c)) => {
-                                c.insert("image".into(), image.clone());
-                            }
-                            (None, Some(c)) => {
-                                c.remove("image");
-                            }
-                            _ => {}
+            if request["operation"] == "UPDATE" {
+                for c in containers_mut(&mut request["oldObject"]["spec"]) {
+                    let name = c["name"].as_str().unwrap_or("").to_string();
+                    match (new_images.get(&name), c.as_object_mut()) {
+                        (Some(image), Some(c)) => {
+                            c.insert("image".into(), image.clone());
                         }
+                        (None, Some(c)) => {
+                            c.remove("image");
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -339,18 +338,11 @@ fn properties_catch_broken_mutations() {
         let Some(spec) = pod_spec_mut(request, object) else {
             return;
         };
-        for list in ["initContainers", "containers", "ephemeralContainers"] {
-            for c in spec
-                .get_mut(list)
-                .and_then(Value::as_array_mut)
-                .into_iter()
-                .flatten()
-            {
-                if !c["securityContext"].is_object() {
-                    c["securityContext"] = json!({});
-                }
-                c["securityContext"]["readOnlyRootFilesystem"] = json!(true);
+        for c in containers_mut(spec) {
+            if !c["securityContext"].is_object() {
+                c["securityContext"] = json!({});
             }
+            c["securityContext"]["readOnlyRootFilesystem"] = json!(true);
         }
     }
 

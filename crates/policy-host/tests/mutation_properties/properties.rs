@@ -412,7 +412,7 @@ pub fn run_properties(
                 (
                     200,
                     0.05,
-                    "rejections for a changed image",
+                    "changed-image rejections",
                     t.update_image_change_rejects,
                 ),
                 (500, 0.005, lost, t.exemption_lost_rejects),
