@@ -339,7 +339,8 @@ pub fn report(
          thread per request, median over {} runs of the median of {} interleaved batches of {BATCH} \
          (min–max over runs); \"instance\" is instantiate + initialise + drop without a call, \
          \"call\" the difference. \"÷ noop\" is noop's time over the guest's (as a throughput \
-         ratio: 1.00 = as cheap as noop), per run.\n",
+         ratio: 1.00 = as cheap as noop): per run, the median over rounds of the ratio of the two \
+         batches of the same round.\n",
         if options.engines.contains(&EngineKind::Epoch) {
             " with epoch interruption (policy-server's default 2 s policy timeout) unless \"plain\""
         } else {
@@ -458,6 +459,7 @@ pub fn report(
             let mut full = vec![Vec::new(); selected.len()];
             let mut instance = vec![Vec::new(); selected.len()];
             let mut faults = vec![Vec::new(); selected.len()];
+            let mut round_ratios = vec![Vec::new(); selected.len()];
             for run in 0..options.runs {
                 eprintln!(
                     "fresh: {} , {threads} thread(s), run {}/{} (load {})",
@@ -485,6 +487,24 @@ pub fn report(
                         merged[i].extend(means);
                     }
                 }
+                // Per round, noop's batch over each guest's batch of the
+                // same round (batches next to each other in time): the median
+                // of these is much steadier on a loaded machine than the
+                // ratio of two medians.
+                for (i, v) in selected.iter().enumerate() {
+                    if let Some(n) = selected
+                        .iter()
+                        .position(|n| n.guest.name == "noop" && n.engine == v.engine)
+                    {
+                        round_ratios[i].push(median(
+                            &mut merged[n]
+                                .iter()
+                                .zip(&merged[i])
+                                .map(|(n, g)| n.full_us / g.full_us)
+                                .collect::<Vec<_>>(),
+                        ));
+                    }
+                }
                 for (i, means) in merged.iter().enumerate() {
                     full[i].push(median(
                         &mut means.iter().map(|m| m.full_us).collect::<Vec<_>>(),
@@ -507,14 +527,7 @@ pub fn report(
                     .map(|(f, s)| f - s)
                     .collect();
                 let ratio = match noop {
-                    Some(n) if n != i => spread(
-                        &full[n]
-                            .iter()
-                            .zip(&full[i])
-                            .map(|(n, g)| n / g)
-                            .collect::<Vec<_>>(),
-                        2,
-                    ),
+                    Some(n) if n != i => spread(&round_ratios[i], 2),
                     _ => String::new(),
                 };
                 let _ = writeln!(
