@@ -201,7 +201,7 @@ def load(url, body_file, requests, connections, server=None):
     percentile = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1e3
     result = {"rps": requests / elapsed, "p50": percentile(0.50), "p99": percentile(0.99),
               "elapsed": elapsed, "requests": requests, "hey_cpu": children_cpu() - hey_before,
-              "load": os.getloadavg()[0]}
+              "load": os.getloadavg()[0], "latencies": latencies}
     if server:
         cpu, faults = server.usage()
         result["server_cpu"] = cpu - before[0]
@@ -231,6 +231,8 @@ def main():
     parser.add_argument("--only", action="append", help="case name substring (repeatable); default: a standard set")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--bursts", type=int, default=4,
+                        help="bursts per module and run, the modules taking turns (paired ratios)")
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies the request counts")
     parser.add_argument("--json", type=Path, help="also write every run's figures to this file")
     parser.add_argument("--no-baselines", action="store_true", help="leave out parse-only (noop stays: it is the unit)")
@@ -289,6 +291,26 @@ def main():
     report(cases, modules, results, args, conditions)
 
 
+def merge(bursts):
+    """One run's figures from its bursts; `burst_rps` keeps each burst's rate."""
+    latencies = sorted(x for b in bursts for x in b["latencies"])
+    requests = sum(b["requests"] for b in bursts)
+    elapsed = sum(b["elapsed"] for b in bursts)
+    percentile = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1e3
+    merged = {"rps": requests / elapsed, "p50": percentile(0.50), "p99": percentile(0.99),
+              "elapsed": elapsed, "requests": requests, "load": bursts[-1]["load"],
+              "burst_rps": [b["rps"] for b in bursts]}
+    for key in ("hey_cpu", "server_cpu", "server_faults"):
+        merged[key] = sum(b[key] for b in bursts)
+    return merged
+
+
+def paired(runs, base):
+    """Per run, the median over bursts of module rate ÷ base rate in the same burst."""
+    return [statistics.median(m / b for m, b in zip(r["burst_rps"], n["burst_rps"]))
+            for r, n in zip(runs, base)]
+
+
 def case_modules(case, modules):
     """The modules measured on a case: the mutation floor only on mutation cases."""
     return [(n, p) for n, p in modules if n != "mutation-floor" or case["expect"] == "mutate"]
@@ -311,17 +333,26 @@ def measure(server, cases, modules, args):
 
     # Interleaved: each run measures every module on a case before the next
     # case, so load from elsewhere on the machine hits all modules alike; the
-    # order of the modules rotates from run to run.
+    # order of the modules rotates from run to run. Within a run, each
+    # module's requests are sent in --bursts bursts, the modules taking turns,
+    # so that a module and noop are measured close together in time: the
+    # paired ratio (the median over bursts of module ÷ noop in the same
+    # burst) is much less moved by other load than the ratio of two runs.
     results = {}
     for run in range(args.runs):
         print(f"run {run + 1}/{args.runs} (load average {os.getloadavg()[0]:.1f})", file=sys.stderr)
         for c in cases:
             count = request_count(c["size"], args.scale)
             names = case_modules(c, modules)
-            shift = run % len(names)
-            for name, _ in names[shift:] + names[:shift]:
-                r = load(server.url(f"{name}-{c['file'][:-5]}"), c["body"], count, args.connections, server)
-                results.setdefault((c["file"], name), []).append(r)
+            bursts = {}
+            for burst in range(args.bursts):
+                shift = (run + burst) % len(names)
+                for name, _ in names[shift:] + names[:shift]:
+                    r = load(server.url(f"{name}-{c['file'][:-5]}"), c["body"],
+                             max(args.connections, count // args.bursts), args.connections, server)
+                    bursts.setdefault(name, []).append(r)
+            for name, rs in bursts.items():
+                results.setdefault((c["file"], name), []).append(merge(rs))
     return results
 
 
@@ -337,14 +368,17 @@ TARGETS = [
 
 def report(cases, modules, results, args, conditions):
     names = [name for name, _ in modules]
-    print(f"\n{conditions}. {args.runs} runs; per run and module {args.connections} connections; "
-          "median of the runs (min–max). Ratios are to the noop guest in the same server, per run.\n")
-    print("| case | request | requests | module | requests/s | p50 ms | p99 ms | throughput ÷ noop | p50 ÷ noop |")
-    print("|---|---:|---:|---|---:|---:|---:|---:|---:|")
+    print(f"\n{conditions}. {args.runs} runs; per run and module {args.connections} connections, "
+          f"the requests in {args.bursts} bursts, the modules taking turns; median of the runs (min–max). "
+          "Ratios are to the noop guest in the same server, per run: throughput ÷ noop from the runs' "
+          "totals, paired ÷ noop the median over bursts of the ratio of the module's and noop's "
+          "bursts of the same turn (the steadier figure on a loaded machine).\n")
+    print("| case | request | requests | module | requests/s | p50 ms | p99 ms | throughput ÷ noop "
+          "| paired ÷ noop | p50 ÷ noop |")
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|")
     for c in cases:
-        count = request_count(c["size"], args.scale)
-        count -= count % args.connections
         noop = results[(c["file"], "noop")]
+        count = noop[0]["requests"]
         first = True
         for name in names:
             if (c["file"], name) not in results:
@@ -352,11 +386,13 @@ def report(cases, modules, results, args, conditions):
             runs = results[(c["file"], name)]
             ratio_rps = [r["rps"] / n["rps"] for r, n in zip(runs, noop)]
             ratio_p50 = [r["p50"] / n["p50"] for r, n in zip(runs, noop)]
+            not_noop = name != "noop"
             print(
                 f"| {c['name'] if first else ''} | {c['size'] / 1000:.1f} KB | {count} "
                 f"| {name} | {spread([r['rps'] for r in runs], 0)} | {spread([r['p50'] for r in runs], 2)} "
                 f"| {spread([r['p99'] for r in runs], 2)} "
-                f"| {'' if name == 'noop' else spread(ratio_rps, 2)} | {'' if name == 'noop' else spread(ratio_p50, 2)} |"
+                f"| {spread(ratio_rps, 2) if not_noop else ''} | {spread(paired(runs, noop), 2) if not_noop else ''} "
+                f"| {spread(ratio_p50, 2) if not_noop else ''} |"
             )
             first = False
 
@@ -395,15 +431,15 @@ def report(cases, modules, results, args, conditions):
             if text not in c["name"] or (c["file"], module) not in results or (c["file"], base) not in results:
                 continue
             mine, theirs = results[(c["file"], module)], results[(c["file"], base)]
-            rps = [m["rps"] / t["rps"] for m, t in zip(mine, theirs)]
+            rps = paired(mine, theirs)
             cpu = [(t["server_cpu"] / t["requests"]) / (m["server_cpu"] / m["requests"]) for m, t in zip(mine, theirs)]
             met = statistics.median(rps) >= limit
             rows.append(f"| {c['name']}: {module} ÷ {base} | ≥ {limit:.2f} | {spread(rps, 2)} | {spread(cpu, 2)} "
                         f"| {'met' if met else 'NOT MET'} |")
     if rows:
-        print("\nTargets (issue #19): the median over runs of the throughput ratio; the ratio of server CPU "
-              "per request (baseline ÷ module) beside it.\n")
-        print("| target | limit | throughput ratio | server CPU ratio | |")
+        print("\nTargets (issue #19): the median over runs of the paired throughput ratio; the ratio of "
+              "server CPU per request (baseline ÷ module) beside it.\n")
+        print("| target | limit | paired throughput ratio | server CPU ratio | |")
         print("|---|---:|---:|---:|---|")
         print("\n".join(rows))
 
