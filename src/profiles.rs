@@ -307,13 +307,29 @@ mod tests {
             );
             assert!(!profile.repositories.is_empty(), "{}", profile.name);
             for repository in profile.repositories {
-                let pattern = ImagePattern::parse(repository)
+                // Written normalized (registry/path, no tag or digest), so the
+                // built-in pattern, read without parsing, matches exactly as
+                // the parsed one does.
+                let reference = crate::image::parse(repository)
                     .unwrap_or_else(|e| panic!("{}: {e}", profile.name));
-                assert_eq!(pattern.written(), *repository);
-                assert!(
-                    !repository.contains(['*', ':', '@']),
-                    "{repository}: a repository"
-                );
+                assert_eq!(reference.repository(), *repository);
+                assert!(reference.tag().is_none() && reference.digest().is_none());
+                let parsed = ImagePattern::parse(repository).unwrap();
+                let built_in = ImagePattern::built_in_repository(repository);
+                assert_eq!(built_in.written(), *repository);
+                let short = repository.trim_start_matches("docker.io/");
+                let short = short.trim_start_matches("library/");
+                for image in [
+                    format!("{repository}:1.0"),
+                    format!("{short}:1.0"),
+                    format!("{short}@sha256:{}", "a".repeat(64)),
+                    format!("{repository}x:1.0"),
+                    format!("registry.example.com/{short}:1.0"),
+                    "Invalid:1".to_string(),
+                ] {
+                    let image = crate::selector::ContainerImage::new(Some(&image));
+                    assert_eq!(built_in.matches(&image), parsed.matches(&image));
+                }
             }
             // Each path as requiredWritablePaths would accept it, once.
             let settings = crate::settings::Settings::from_json(

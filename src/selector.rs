@@ -7,6 +7,7 @@
 
 use crate::escape::{push_quoted, quoted};
 use crate::image::{self, ImageReference, RepositoryPrefix};
+use std::borrow::Cow;
 use std::cell::OnceCell;
 
 /// When both `name` and `image` are set, both must match: that is what
@@ -22,7 +23,7 @@ pub struct ContainerSelector {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImagePattern {
     /// As written in the settings, for messages.
-    written: String,
+    written: Cow<'static, str>,
     kind: PatternKind,
 }
 
@@ -41,6 +42,13 @@ enum PatternKind {
     /// `PATH/*`: every repository under a registry or a path of it, at any
     /// depth.
     Under(RepositoryPrefix),
+    /// A repository of the policy's own data, already normalized
+    /// (`docker.io/library/nginx`): an application profile's. Read without
+    /// parsing, as profiles are turned into rules on every request.
+    BuiltInRepository {
+        registry: &'static str,
+        path: &'static str,
+    },
 }
 
 /// A container's `image`, read as a reference the first time a pattern
@@ -129,9 +137,23 @@ impl ImagePattern {
             }
         };
         Ok(ImagePattern {
-            written: written.to_string(),
+            written: Cow::Owned(written.to_string()),
             kind,
         })
+    }
+
+    /// The pattern of a normalized repository of the policy's data
+    /// (`docker.io/library/nginx`): every tag and digest of it. A unit test
+    /// checks that it matches as [`ImagePattern::parse`] would read it.
+    pub fn built_in_repository(repository: &'static str) -> ImagePattern {
+        let (registry, path) = match repository.bytes().position(|b| b == b'/') {
+            Some(slash) => (&repository[..slash], &repository[slash + 1..]),
+            None => ("", repository),
+        };
+        ImagePattern {
+            written: Cow::Borrowed(repository),
+            kind: PatternKind::BuiltInRepository { registry, path },
+        }
     }
 
     /// The pattern as written in the settings.
@@ -161,6 +183,9 @@ impl ImagePattern {
                 pattern.same_repository(reference) && reference.digest() == pattern.digest()
             }
             PatternKind::Under(prefix) => prefix.contains(reference),
+            PatternKind::BuiltInRepository { registry, path } => {
+                reference.registry() == *registry && reference.path() == *path
+            }
         }
     }
 }
@@ -231,7 +256,7 @@ fn push_every_repository_under(message: &mut String, path: &str) {
 /// A registry host on its own (`registry.example.com`, `localhost:5000`),
 /// not a repository with a tag (`nginx:1`).
 fn names_a_registry(text: &str) -> bool {
-    let host = text.split(':').next().unwrap_or_default();
+    let host = &text[..text.bytes().position(|b| b == b':').unwrap_or(text.len())];
     (host == "localhost" || host.bytes().any(|b| b == b'.' || b.is_ascii_uppercase()))
         && image::parse_repository_prefix(text).is_ok_and(|prefix| prefix.path().is_empty())
 }

@@ -23,6 +23,27 @@ const WRITABLE_VOLUME_KEYS: [&str; 2] = ["medium", "sizeLimit"];
 const EXEMPTION_KEYS: [&str; 2] = ["name", "image"];
 const RULE_KEYS: [&str; 3] = ["name", "image", "paths"];
 
+/// Where a value is in the settings (`containerWritablePaths[1].paths[0]`),
+/// written out only when an error names it: settings are read on every
+/// request (policy-server runs each in a fresh instance), and valid ones
+/// need no key strings.
+#[derive(Clone, Copy)]
+enum Key<'a> {
+    Setting(&'static str),
+    Index(&'a Key<'a>, usize),
+    Field(&'a Key<'a>, &'static str),
+}
+
+impl std::fmt::Display for Key<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            Key::Setting(name) => f.write_str(name),
+            Key::Index(parent, index) => write!(f, "{parent}[{index}]"),
+            Key::Field(parent, field) => write!(f, "{parent}.{field}"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// Absolute, normalised (no trailing slash) paths every checked regular
@@ -112,19 +133,21 @@ impl Settings {
                 ));
             }
         };
-        reject_unknown_keys(map, &SETTING_KEYS, "")?;
+        reject_unknown_keys(map, &SETTING_KEYS, None)?;
         let mut settings = Settings::default();
         if let Some(v) = present(map, "requiredWritablePaths") {
-            settings.required_writable_paths = parse_paths(v, "requiredWritablePaths")?;
+            settings.required_writable_paths =
+                parse_paths(v, &Key::Setting("requiredWritablePaths"))?;
         }
         if let Some(v) = present(map, "exemptContainers") {
             settings.exempt_containers = parse_exemptions(v)?;
         }
         if let Some(v) = present(map, "exemptEphemeralContainers") {
-            settings.exempt_ephemeral_containers = parse_bool(v, "exemptEphemeralContainers")?;
+            settings.exempt_ephemeral_containers =
+                parse_bool(v, &Key::Setting("exemptEphemeralContainers"))?;
         }
         if let Some(v) = present(map, "mutate") {
-            settings.mutate = parse_bool(v, "mutate")?;
+            settings.mutate = parse_bool(v, &Key::Setting("mutate"))?;
         }
         if let Some(v) = present(map, "writableVolume") {
             settings.writable_volume = parse_writable_volume(v)?;
@@ -133,11 +156,11 @@ impl Settings {
             settings.container_writable_paths = parse_rules(v)?;
         }
         if let Some(v) = present(map, "warnSubPathMounts") {
-            settings.warn_sub_path_mounts = parse_bool(v, "warnSubPathMounts")?;
+            settings.warn_sub_path_mounts = parse_bool(v, &Key::Setting("warnSubPathMounts"))?;
         }
         if let Some(v) = present(map, "applicationProfiles") {
             settings.application_profiles = parse_profiles(v)?;
-            settings.profile_rules = profile_rules(&settings.application_profiles)?;
+            settings.profile_rules = profile_rules(&settings.application_profiles);
         }
         Ok(settings)
     }
@@ -154,17 +177,21 @@ fn present<'v>(map: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
     map.get(key).filter(|v| !v.is_null())
 }
 
+/// `parent`: the object's key (`None` for the settings themselves).
 fn reject_unknown_keys(
     map: &Map<String, Value>,
     allowed: &[&str],
-    prefix: &str,
+    parent: Option<&Key>,
 ) -> Result<(), String> {
     match map.keys().find(|k| !allowed.contains(&k.as_str())) {
         None => Ok(()),
         Some(key) => Err(format!(
             "unknown setting {}; valid {} are: {}",
-            quote(&format!("{prefix}{key}")),
-            if prefix.is_empty() {
+            quote(&match parent {
+                Some(parent) => format!("{parent}.{key}"),
+                None => key.to_string(),
+            }),
+            if parent.is_none() {
                 "settings"
             } else {
                 "keys here"
@@ -191,7 +218,7 @@ fn quote(s: &str) -> String {
     quoted(s)
 }
 
-fn parse_bool(value: &Value, key: &str) -> Result<bool, String> {
+fn parse_bool(value: &Value, key: &Key) -> Result<bool, String> {
     value
         .as_bool()
         .ok_or_else(|| format!("{key} must be true or false, got {}", describe(value)))
@@ -199,7 +226,7 @@ fn parse_bool(value: &Value, key: &str) -> Result<bool, String> {
 
 /// A list of absolute paths at `key` (`requiredWritablePaths`, or a rule's
 /// `paths`), normalised and unique.
-fn parse_paths(value: &Value, key: &str) -> Result<Vec<String>, String> {
+fn parse_paths(value: &Value, key: &Key) -> Result<Vec<String>, String> {
     let items = value.as_array().ok_or_else(|| {
         format!(
             "{key} must be a list of absolute paths, got {}",
@@ -208,7 +235,7 @@ fn parse_paths(value: &Value, key: &str) -> Result<Vec<String>, String> {
     })?;
     let mut paths: Vec<String> = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let item_key = format!("{key}[{i}]");
+        let item_key = Key::Index(key, i);
         let raw = match item {
             Value::String(raw) if !raw.is_empty() => raw,
             // A form's empty row arrives as "" or null: say what to enter.
@@ -270,9 +297,9 @@ fn normalize_required_path(raw: &str) -> Result<String, String> {
 /// A list at `key` whose items `parse` reads, each named `key[i]` in errors.
 fn parse_list<T>(
     value: &Value,
-    key: &str,
+    key: &Key,
     expected: &str,
-    parse: impl Fn(&Value, &str) -> Result<T, String>,
+    parse: impl Fn(&Value, &Key) -> Result<T, String>,
 ) -> Result<Vec<T>, String> {
     let items = value.as_array().ok_or_else(|| {
         format!(
@@ -283,20 +310,20 @@ fn parse_list<T>(
     items
         .iter()
         .enumerate()
-        .map(|(i, item)| parse(item, &format!("{key}[{i}]")))
+        .map(|(i, item)| parse(item, &Key::Index(key, i)))
         .collect()
 }
 
 fn parse_exemptions(value: &Value) -> Result<Vec<ContainerSelector>, String> {
     parse_list(
         value,
-        "exemptContainers",
+        &Key::Setting("exemptContainers"),
         "container names or {name, image} objects",
         parse_exemption,
     )
 }
 
-fn parse_exemption(item: &Value, key: &str) -> Result<ContainerSelector, String> {
+fn parse_exemption(item: &Value, key: &Key) -> Result<ContainerSelector, String> {
     match item {
         // A bare name has no key to remove: say so for a blank one.
         Value::String(name) if name.is_empty() => Err(format!(
@@ -307,7 +334,7 @@ fn parse_exemption(item: &Value, key: &str) -> Result<ContainerSelector, String>
             image: None,
         }),
         Value::Object(map) => {
-            reject_unknown_keys(map, &EXEMPTION_KEYS, &format!("{key}."))?;
+            reject_unknown_keys(map, &EXEMPTION_KEYS, Some(key))?;
             parse_selector(map, key)
         }
         // A form's blank entry arrives as null.
@@ -322,20 +349,20 @@ fn parse_exemption(item: &Value, key: &str) -> Result<ContainerSelector, String>
 /// The `name` and `image` of an exemption object or a rule: at least one,
 /// each valid. A key set to null counts as absent; an empty string is an
 /// error, never "match anything" (a blank must not widen a selector).
-fn parse_selector(map: &Map<String, Value>, key: &str) -> Result<ContainerSelector, String> {
+fn parse_selector(map: &Map<String, Value>, key: &Key) -> Result<ContainerSelector, String> {
     let name = match present(map, "name") {
         None => None,
         Some(v) => {
-            let name_key = format!("{key}.name");
+            let name_key = Key::Field(key, "name");
             Some(parse_name(string_at(v, &name_key)?, &name_key)?)
         }
     };
     let image = match present(map, "image") {
         None => None,
-        Some(v) => Some(parse_image_pattern(
-            string_at(v, &format!("{key}.image"))?,
-            &format!("{key}.image"),
-        )?),
+        Some(v) => {
+            let image_key = Key::Field(key, "image");
+            Some(parse_image_pattern(string_at(v, &image_key)?, &image_key)?)
+        }
     };
     if name.is_none() && image.is_none() {
         return Err(empty_selector(key));
@@ -343,14 +370,14 @@ fn parse_selector(map: &Map<String, Value>, key: &str) -> Result<ContainerSelect
     Ok(ContainerSelector { name, image })
 }
 
-fn empty_selector(key: &str) -> String {
+fn empty_selector(key: &Key) -> String {
     format!("{key} is empty: give a container name, an image, or both")
 }
 
 fn parse_rules(value: &Value) -> Result<Vec<WritablePathRule>, String> {
     let mut rules = parse_list(
         value,
-        "containerWritablePaths",
+        &Key::Setting("containerWritablePaths"),
         "{name, image, paths} rules",
         parse_rule,
     )?;
@@ -360,7 +387,7 @@ fn parse_rules(value: &Value) -> Result<Vec<WritablePathRule>, String> {
     Ok(rules)
 }
 
-fn parse_rule(item: &Value, key: &str) -> Result<WritablePathRule, String> {
+fn parse_rule(item: &Value, key: &Key) -> Result<WritablePathRule, String> {
     let map = match item {
         Value::Object(map) => map,
         Value::Null => {
@@ -375,9 +402,9 @@ fn parse_rule(item: &Value, key: &str) -> Result<WritablePathRule, String> {
             ));
         }
     };
-    reject_unknown_keys(map, &RULE_KEYS, &format!("{key}."))?;
+    reject_unknown_keys(map, &RULE_KEYS, Some(key))?;
     let selector = parse_selector(map, key)?;
-    let paths_key = format!("{key}.paths");
+    let paths_key = Key::Field(key, "paths");
     let paths = match present(map, "paths") {
         None => {
             return Err(format!(
@@ -453,37 +480,30 @@ fn known_profiles() -> String {
 }
 
 /// The rules of `profiles`: one per repository, selecting it by image.
-fn profile_rules(
-    profiles: &[&'static ApplicationProfile],
-) -> Result<Vec<WritablePathRule>, String> {
+fn profile_rules(profiles: &[&'static ApplicationProfile]) -> Vec<WritablePathRule> {
     let mut rules = Vec::new();
     for &profile in profiles {
-        let paths: Vec<String> = profile.paths.iter().map(|p| p.to_string()).collect();
         for repository in profile.repositories {
-            // The built-in repositories are valid patterns (a unit test
-            // reads them all); say so rather than trap if one were not.
-            let pattern = ImagePattern::parse(repository)
-                .map_err(|e| format!("application profile {}: {e}", quote(profile.name)))?;
             rules.push(WritablePathRule {
                 selector: ContainerSelector {
                     name: None,
-                    image: Some(pattern),
+                    image: Some(ImagePattern::built_in_repository(repository)),
                 },
-                paths: paths.clone(),
+                paths: profile.paths.iter().map(|p| p.to_string()).collect(),
                 origin: RuleOrigin::Profile(profile),
             });
         }
     }
-    Ok(rules)
+    rules
 }
 
-fn string_at<'v>(value: &'v Value, key: &str) -> Result<&'v str, String> {
+fn string_at<'v>(value: &'v Value, key: &Key) -> Result<&'v str, String> {
     value
         .as_str()
         .ok_or_else(|| format!("{key} must be a string, got {}", describe(value)))
 }
 
-fn parse_name(name: &str, key: &str) -> Result<String, String> {
+fn parse_name(name: &str, key: &Key) -> Result<String, String> {
     if name.is_empty() {
         return Err(format!(
             "{key}: the container name is empty; enter a name, or remove the key to match on the image only"
@@ -498,7 +518,7 @@ fn parse_name(name: &str, key: &str) -> Result<String, String> {
     Ok(name.to_string())
 }
 
-fn parse_image_pattern(image: &str, key: &str) -> Result<ImagePattern, String> {
+fn parse_image_pattern(image: &str, key: &Key) -> Result<ImagePattern, String> {
     ImagePattern::parse(image).map_err(|why| format!("{key}: {why}"))
 }
 
@@ -509,10 +529,14 @@ fn parse_writable_volume(value: &Value) -> Result<WritableVolume, String> {
             describe(value)
         )
     })?;
-    reject_unknown_keys(map, &WRITABLE_VOLUME_KEYS, "writableVolume.")?;
+    reject_unknown_keys(
+        map,
+        &WRITABLE_VOLUME_KEYS,
+        Some(&Key::Setting("writableVolume")),
+    )?;
     let mut volume = WritableVolume::default();
     if let Some(v) = present(map, "medium") {
-        let medium = string_at(v, "writableVolume.medium")?;
+        let medium = string_at(v, &Key::Field(&Key::Setting("writableVolume"), "medium"))?;
         if !medium.is_empty() && medium != "Memory" {
             return Err(format!(
                 "writableVolume.medium: {} is not supported; use \"\" (node disk) or \"Memory\" (tmpfs)",
