@@ -482,7 +482,8 @@ struct SettingsInput {
     /// Rarely: no settings at all.
     absent_gate: Gate,
     /// `applicationProfiles` (a repeated name is dropped). Last, so that
-    /// inputs written before it read as before, without profiles.
+    /// inputs written before it read as before (their leftover bytes, if
+    /// any, pick the profiles; none: the key is absent).
     profiles: Field<Vec<Pick>>,
 }
 
@@ -506,7 +507,7 @@ struct Input {
     /// `WithoutEphemeralContainers`): the k-th container (init, regular,
     /// ephemeral order) had image [`old_image`]`(old_images[k])` where that
     /// is `Some` (`Some(None)`: no image): another spelling of its image,
-    /// another tag or digest of its repository, or any image.
+    /// another tag or digest of nginx, or any image.
     old_images: Vec<Option<Option<Pick>>>,
     old: OldObject,
     settings: SettingsInput,
