@@ -1,7 +1,12 @@
 //! Structure-aware fuzzing: pod-shaped admission requests built with the
 //! `arbitrary` crate, from small alphabets so that name collisions,
-//! exemptions, `containerWritablePaths` rules, shadowing mounts, changed
-//! images and long names happen often.
+//! exemptions, `containerWritablePaths` rules, application profiles,
+//! shadowing mounts, changed images and long names happen often. Images come
+//! in several spellings of one image (`nginx:1.27`, `library/nginx:1.27`,
+//! `docker.io/library/nginx:1.27`), pinned to a digest or not, and invalid;
+//! patterns in every form of the contract's table; a Pod UPDATE's old Pod
+//! often has another spelling of a container's image (not checked) or
+//! another tag or digest of it (checked).
 //!
 //! Invariants (POLICY-SPEC.md): never panics; a rejection has a message; a
 //! kind that is not checked is accepted unchanged; on Mutate, the patch only
@@ -15,10 +20,13 @@
 //! property tests; `predict` describes the input in its terms) gives
 //! accept / reject / mutate, the exact violation count and the number of
 //! warnings for every input whose shape it models (the paths each container
-//! requires from the global list and the rules it matches; on a Pod UPDATE,
+//! requires from the global list, the rules and the application profiles it
+//! matches, images compared as the runtime resolves them; on a Pod UPDATE,
 //! the containers that are new or whose image changed, the latter never
 //! mutated; remount and subPath warnings), and the policy must agree with
-//! it; a mutation makes only the edits the model allows (`check_edits`).
+//! it; a validate-only rejection names, for each path, what requires it
+//! (`check_attribution`); a mutation makes only the edits the model allows
+//! (`check_edits`).
 
 #![no_main]
 
@@ -44,23 +52,60 @@ const CONTAINER_NAMES: [&str; 10] = [
     "app", "sidecar", "init", "debugger", "istio-proxy", "App", LONG_A, LONG_B, "app-tmp", "",
 ];
 
-const IMAGES: [&str; 6] = [
-    "nginx:1.27",
-    "busybox:1.36",
-    "registry.example.com/debug/tool:1",
-    "docker.io/istio/proxyv2:1.22",
-    "evil.example/istio/proxyv2:1.22",
-    "",
+/// Container images, as groups of spellings of one image (the runtime
+/// resolves a group's spellings to one reference, two groups to different
+/// ones). The first four groups are one repository (`docker.io/library/nginx`)
+/// with other tags and digests; the last three are not valid references.
+const IMAGE_GROUPS: [&[&str]; 16] = [
+    &["nginx:1.27", "library/nginx:1.27", "docker.io/library/nginx:1.27"],
+    &["nginx", "index.docker.io/library/nginx", "nginx:latest"],
+    &[
+        "nginx:1.27@sha256:83f7365784a2ce16a94d7da5d1e56db908932cb66fb3b1a33de20d37b7eb09f8",
+        "index.docker.io/library/nginx:1.27@sha256:83f7365784a2ce16a94d7da5d1e56db908932cb66fb3b1a33de20d37b7eb09f8",
+    ],
+    &["nginx@sha256:83f7365784a2ce16a94d7da5d1e56db908932cb66fb3b1a33de20d37b7eb09f8"],
+    &["busybox:1.36", "DOCKER.IO/library/busybox:1.36"],
+    &["registry.example.com/debug/tool:1", "REGISTRY.example.com/debug/tool:1"],
+    &["registry.example.com/debugger/tool:1"],
+    &["docker.io/istio/proxyv2:1.22", "istio/proxyv2:1.22"],
+    &["evil.example/istio/proxyv2:1.22"],
+    &["postgres:16", "docker.io/library/postgres:16"],
+    &["grafana/grafana:11.2.0"],
+    &["docker.io/grafana/grafana-oss"],
+    &["nginxinc/nginx-unprivileged:1.27"],
+    &[""],
+    &["Nginx:1.27"],
+    &["busybox:1.36\n- all containers are fine"],
 ];
+/// The groups of one repository with other tags or digests.
+const NGINX_GROUPS: std::ops::Range<usize> = 0..4;
 
-const IMAGE_PATTERNS: [&str; 6] = [
+static IMAGES: LazyLock<Vec<&str>> = LazyLock::new(|| IMAGE_GROUPS.iter().flat_map(|g| g.iter().copied()).collect());
+
+fn image_group(image: &str) -> usize {
+    IMAGE_GROUPS.iter().position(|g| g.contains(&image)).expect("an image of the alphabet")
+}
+
+/// Image patterns of every form of the contract's table, in several spellings.
+const IMAGE_PATTERNS: [&str; 14] = [
     "*",
     "registry.example.com/debug/*",
     "docker.io/istio/proxyv2:*",
     "busybox:1.36",
     "nginx:*",
     "nginx:1.27",
+    "docker.io/library/nginx",
+    "istio/proxyv2",
+    "docker.io/library/*",
+    "nginx@sha256:83f7365784a2ce16a94d7da5d1e56db908932cb66fb3b1a33de20d37b7eb09f8",
+    "index.docker.io/library/busybox:1.36",
+    "registry.example.com/*",
+    "grafana/*",
+    "nginx:latest",
 ];
+
+/// Application profiles the settings may enable (`mysql`: of no image here).
+const PROFILES: [&str; 6] = ["nginx", "postgres", "grafana", "nginx-unprivileged", "mysql", "tomcat"];
 
 const MOUNT_PATHS: [&str; 13] = [
     "/", "/tmp", "/tmp/", "/tmp/x", "/app", "/app/cache", "/ap", "/var/cache", "/var", "/data",
@@ -231,6 +276,10 @@ struct Mount {
 struct Container {
     name: Option<Pick>,
     image: Option<Pick>,
+    /// Not generated: an old Pod's container has this image instead (see
+    /// [`old_spec`]).
+    #[arbitrary(default)]
+    image_override: Option<Option<&'static str>>,
     security_context: SecurityContext,
     power: Option<Power>,
     mounts: Field<Vec<Mount>>,
@@ -432,6 +481,10 @@ struct SettingsInput {
     writable_volume: Option<WritableVolume>,
     /// Rarely: no settings at all.
     absent_gate: Gate,
+    /// `applicationProfiles` (a repeated name is dropped). Last, so that
+    /// inputs written before it read as before (their leftover bytes, if
+    /// any, pick the profiles; none: the key is absent).
+    profiles: Field<Vec<Pick>>,
 }
 
 #[derive(Arbitrary, Debug, Clone)]
@@ -452,8 +505,9 @@ struct Input {
     spec: Spec,
     /// For the old objects made from `spec` (`Same`, `SameTemplateRelabeled`,
     /// `WithoutEphemeralContainers`): the k-th container (init, regular,
-    /// ephemeral order) had image `old_images[k]` where that is `Some`
-    /// (`Some(None)`: no image).
+    /// ephemeral order) had image [`old_image`]`(old_images[k])` where that
+    /// is `Some` (`Some(None)`: no image): another spelling of its image,
+    /// another tag or digest of nginx, or any image.
     old_images: Vec<Option<Option<Pick>>>,
     old: OldObject,
     settings: SettingsInput,
@@ -545,6 +599,16 @@ fn build_settings(input: &SettingsInput) -> (Value, model::Settings) {
         map.insert("warnSubPathMounts".into(), tri.json());
         m.warn_sub_path_mounts = tri != Tri::False;
     }
+    let profiles = input.profiles.model().map_ref(|picks| {
+        for pick in picks.iter().take(MAX_ITEMS) {
+            let name = pick.of(&PROFILES).to_string();
+            if !m.profiles.contains(&name) {
+                m.profiles.push(name);
+            }
+        }
+        json!(m.profiles)
+    });
+    put(&mut map, "applicationProfiles", profiles);
     (Value::Object(map), m)
 }
 
@@ -569,8 +633,8 @@ fn container_json(c: &Container, init: bool, b: &mut Builder, corrupt: Option<&C
             map.insert("name".into(), json!(name.of(&CONTAINER_NAMES)));
         }
     }
-    if let Some(image) = c.image {
-        map.insert("image".into(), json!(image.of(&IMAGES)));
+    if let Some(image) = container_image(c) {
+        map.insert("image".into(), json!(image));
     }
     let context = match &c.security_context {
         SecurityContext::Absent => model::Field::Absent,
@@ -763,7 +827,30 @@ fn present_list<T>(field: &Field<Vec<T>>) -> &[T] {
 }
 
 fn container_image(c: &Container) -> Option<&'static str> {
-    c.image.map(|i| i.of(&IMAGES))
+    match c.image_override {
+        Some(image) => image,
+        None => c.image.map(|i| IMAGES[i.0 as usize % IMAGES.len()]),
+    }
+}
+
+/// The image a container had in the old Pod, by `pick` and its image `new`
+/// now: a quarter of the picks another spelling of `new` (the same image:
+/// not checked), a quarter another tag or digest of nginx when `new` is an
+/// nginx (a digest pinned or unpinned, a tag moved: checked), the rest any
+/// image of the alphabet.
+fn old_image(new: Option<&'static str>, pick: Pick) -> Option<&'static str> {
+    let group = new.map(image_group);
+    let candidates: Vec<&'static str> = match (pick.0 % 4, group) {
+        (0, Some(g)) => IMAGE_GROUPS[g].iter().copied().filter(|i| Some(*i) != new).collect(),
+        (1, Some(g)) if NGINX_GROUPS.contains(&g) => {
+            NGINX_GROUPS.filter(|other| *other != g).flat_map(|other| IMAGE_GROUPS[other].iter().copied()).collect()
+        }
+        _ => Vec::new(),
+    };
+    match candidates.len() {
+        0 => Some(IMAGES[(pick.0 / 4) as usize % IMAGES.len()]),
+        n => Some(candidates[(pick.0 / 4) as usize % n]),
+    }
 }
 
 /// The containers of `spec` in pod spec order, with their list.
@@ -791,7 +878,7 @@ fn old_spec(input: &Input) -> Spec {
     });
     for (c, change) in containers.flatten().zip(changes) {
         if let Some(image) = change {
-            c.image = *image;
+            c.image_override = Some(image.and_then(|pick| old_image(container_image(c), pick)));
         }
     }
     spec
@@ -1010,6 +1097,11 @@ fn run(input: &Input) {
             violations == 0 || count == Some(violations),
             "the model counts {violations} violations, the message {count:?}:\n{message}\npayload: {payload}"
         );
+        // Each path violation names what requires the path (the global
+        // list, a rule, an application profile).
+        if let Err(why) = model::check_attribution(message, &expected) {
+            panic!("{why}\n{message}\npayload: {payload}");
+        }
     }
 
     // Flipping warnSubPathMounts changes the subPath warnings only.

@@ -4,15 +4,24 @@
 //! fuzz target. Each suite describes its generated pod, settings and
 //! operation with these types, asks [`evaluate`] for the verdict, the exact
 //! violation count and the warnings, and checks a mutation with
-//! [`check_edits`] and messages with [`check_message_bounds`] and
-//! [`check_warnings`].
+//! [`check_edits`] and messages with [`check_message_bounds`],
+//! [`check_attribution`] and [`check_warnings`].
 //!
 //! What may change in the contract changes here, in one place each:
 //! - image patterns and "the image changed": [`image_matches`], [`same_image`];
 //! - the rules a container's required paths come from: [`Settings::rules`]
-//!   (application profiles will be rules after `containerWritablePaths`);
+//!   (`containerWritablePaths`, then the application profiles' rules, each
+//!   with its [`Origin`], which a violation names: [`check_attribution`]);
 //! - how messages quote request strings: [`quote`].
+//!
+//! The model reads image references with the core's reader
+//! (`readonly_rootfs_policy::image`, tested against the reference
+//! implementation's published vectors): registry detection, `docker.io`,
+//! `library/`. It states the matching rules itself on the parsed parts
+//! ([`reference`], [`pattern`]); it never asks the core's `selector`
+//! whether an image matches or changed.
 
+use readonly_rootfs_policy::{escape, image, profiles::APPLICATION_PROFILES};
 use serde_json::{Map, Value, json};
 use std::collections::HashSet;
 
@@ -22,25 +31,144 @@ pub const MAX_LISTED: usize = 20;
 
 // ---------------------------------------------------------------- matching
 
-/// Whether a container image matches an image pattern (an `exemptContainers`
-/// entry's or a rule's `image`): the pattern exactly, or as a prefix when it
-/// ends in `*`. A container without an image matches no pattern.
-pub fn image_matches(pattern: &str, image: Option<&str>) -> bool {
-    image.is_some_and(|image| match pattern.strip_suffix('*') {
-        Some(prefix) => image.starts_with(prefix),
-        None => image == pattern,
+/// An image reference as the container runtime resolves it: the core's
+/// reader ([`image::parse`], tested against the reference implementation's
+/// vectors) gives the normalized registry (lower case, `docker.io` when the
+/// first component is not a registry, `index.docker.io` read as
+/// `docker.io`) and path (`library/` added to a one-component Docker Hub
+/// path); the default tag is the model's: `latest` when the reference has
+/// neither tag nor digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    pub registry: String,
+    pub path: String,
+    /// The tag written, else `latest` when there is no digest either.
+    pub tag: Option<String>,
+    pub digest: Option<String>,
+}
+
+/// `None` when `image` is not a valid reference.
+pub fn reference(image: &str) -> Option<Reference> {
+    let parsed = image::parse(image).ok()?;
+    let tag = match (parsed.tag(), parsed.digest()) {
+        (Some(tag), _) => Some(tag.to_string()),
+        (None, None) => Some("latest".to_string()),
+        (None, Some(_)) => None,
+    };
+    Some(Reference {
+        registry: parsed.registry().to_string(),
+        path: parsed.path().to_string(),
+        tag,
+        digest: parsed.digest().map(str::to_string),
     })
 }
 
-/// Whether a Pod UPDATE leaves a container's image as it was (else the
-/// container is checked as new).
-pub fn same_image(old: Option<&str>, new: Option<&str>) -> bool {
-    old == new
+/// An image pattern of the settings, by the forms of the contract's table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pattern {
+    /// `*`.
+    Any,
+    /// `REPOSITORY` or `REPOSITORY:*`: `(registry, path)`.
+    Repository(String, String),
+    /// `REPOSITORY:TAG`.
+    Tag(String, String, String),
+    /// `REPOSITORY@DIGEST` or `REPOSITORY:TAG@DIGEST` (the tag is not
+    /// compared).
+    Digest(String, String, String),
+    /// `PATH/*`: `(registry, path prefix)`, the prefix possibly empty (a
+    /// whole registry); `library/` is never added to it.
+    Under(String, String),
 }
 
-/// A string from the request as messages and warnings quote it.
+/// Reads an image pattern. The suites generate valid settings only: an
+/// invalid pattern is a test bug and panics.
+pub fn pattern(written: &str) -> Pattern {
+    fn invalid<T>(written: &str) -> T {
+        panic!("test bug: {written:?} is not a valid image pattern")
+    }
+    if written == "*" {
+        return Pattern::Any;
+    }
+    if let Some(prefix) = written.strip_suffix("/*") {
+        let prefix = image::parse_repository_prefix(prefix).unwrap_or_else(|_| invalid(written));
+        return Pattern::Under(prefix.registry().to_string(), prefix.path().to_string());
+    }
+    let (repository, any_tag) = match written.strip_suffix(":*") {
+        Some(repository) => (repository, true),
+        None => (written, false),
+    };
+    let parsed = image::parse(repository).unwrap_or_else(|_| invalid(written));
+    let (registry, path) = (parsed.registry().to_string(), parsed.path().to_string());
+    match (parsed.tag(), parsed.digest()) {
+        (None, None) => Pattern::Repository(registry, path),
+        _ if any_tag => invalid(written),
+        (_, Some(digest)) => Pattern::Digest(registry, path, digest.to_string()),
+        (Some(tag), None) => Pattern::Tag(registry, path, tag.to_string()),
+    }
+}
+
+/// Whether a container image matches an image pattern (an `exemptContainers`
+/// entry's, a rule's or an application profile's `image`), per the
+/// contract's table: `*` every image; a repository every tag and digest of
+/// it; `REPOSITORY:TAG` that tag (`latest` for an image with neither tag
+/// nor digest), with or without a digest; a digest that digest; `PATH/*`
+/// every repository of that registry whose path continues the prefix at a
+/// component boundary. An image that is not a valid reference matches only
+/// `*`; a container without an image matches nothing.
+pub fn image_matches(pattern_text: &str, image: Option<&str>) -> bool {
+    let Some(image) = image else {
+        return false;
+    };
+    let pattern = pattern(pattern_text);
+    if pattern == Pattern::Any {
+        return true;
+    }
+    let Some(image) = reference(image) else {
+        return false;
+    };
+    let same_repository =
+        |registry: &str, path: &str| image.registry == registry && image.path == path;
+    match &pattern {
+        Pattern::Any => true,
+        Pattern::Repository(registry, path) => same_repository(registry, path),
+        Pattern::Tag(registry, path, tag) => {
+            same_repository(registry, path) && image.tag.as_deref() == Some(tag.as_str())
+        }
+        Pattern::Digest(registry, path, digest) => {
+            same_repository(registry, path) && image.digest.as_deref() == Some(digest.as_str())
+        }
+        Pattern::Under(registry, prefix) => {
+            let components: Vec<&str> = image.path.split('/').collect();
+            let prefix: Vec<&str> = prefix.split('/').filter(|c| !c.is_empty()).collect();
+            image.registry == *registry
+                && components.len() > prefix.len()
+                && components.starts_with(&prefix)
+        }
+    }
+}
+
+/// Whether a Pod UPDATE leaves a container's image as it was (else the
+/// container is checked as new): no image before and after, the same
+/// string, or two valid references with the same registry, path, tag
+/// (`latest` by default) and digest. An image that is not a valid reference
+/// is only the same as itself.
+pub fn same_image(old: Option<&str>, new: Option<&str>) -> bool {
+    match (old, new) {
+        (None, None) => true,
+        (Some(old), Some(new)) if old == new => true,
+        (Some(old), Some(new)) => match (reference(old), reference(new)) {
+            (Some(old), Some(new)) => old == new,
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// A string from the request as messages and warnings quote it: between
+/// double quotes, escaped as a JSON string (and more: the core's
+/// [`escape::quoted`]).
 pub fn quote(s: &str) -> String {
-    format!("\"{s}\"")
+    escape::quoted(s)
 }
 
 /// An exemption object or a rule's selector: `name` exactly, `image` as a
@@ -84,12 +212,27 @@ impl Selector {
     }
 }
 
-/// A `containerWritablePaths` rule: the paths the containers it selects must
-/// be able to write.
+/// A `containerWritablePaths` rule, or an application profile's rule for
+/// one of its repositories: the paths the containers it selects must be
+/// able to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     pub selector: Selector,
     pub paths: Vec<String>,
+}
+
+/// What requires a path of a container, as a violation it causes names it:
+/// a path is required once, by the first of `requiredWritablePaths`, the
+/// `containerWritablePaths` rules in order, then the application profiles
+/// in order, that lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// `requiredWritablePaths`.
+    Required,
+    /// `containerWritablePaths[index]`.
+    Setting(usize),
+    /// The application profile of this name.
+    Profile(&'static str),
 }
 
 // ---------------------------------------------------------------- settings
@@ -104,15 +247,38 @@ pub struct Settings {
     pub exemptions: Vec<Selector>,
     /// `containerWritablePaths`.
     pub rules: Vec<Rule>,
+    /// `applicationProfiles`: names of built-in profiles, in order.
+    pub profiles: Vec<String>,
     pub exempt_ephemeral: bool,
     pub mutate: bool,
     pub warn_sub_path_mounts: bool,
 }
 
 impl Settings {
-    /// Every rule a container's required paths come from, in order.
-    pub fn rules(&self) -> impl Iterator<Item = &Rule> {
-        self.rules.iter()
+    /// Every rule a container's required paths come from, in order, with
+    /// its origin: the `containerWritablePaths` rules, then one rule per
+    /// repository of each application profile (the profiles' data is the
+    /// core's `APPLICATION_PROFILES`: its image pattern is the repository,
+    /// every tag and digest).
+    pub fn rules(&self) -> Vec<(Origin, Rule)> {
+        let settings = self.rules.iter().enumerate();
+        let mut rules: Vec<(Origin, Rule)> = settings
+            .map(|(index, rule)| (Origin::Setting(index), rule.clone()))
+            .collect();
+        for name in &self.profiles {
+            let profile = APPLICATION_PROFILES
+                .iter()
+                .find(|p| p.name == name)
+                .unwrap_or_else(|| panic!("test bug: no application profile is named {name:?}"));
+            for repository in profile.repositories {
+                let rule = Rule {
+                    selector: Selector::new(None, Some(repository)),
+                    paths: profile.paths.iter().map(|p| p.to_string()).collect(),
+                };
+                rules.push((Origin::Profile(profile.name), rule));
+            }
+        }
+        rules
     }
 
     pub fn is_exempt(&self, list: List, name: &str, image: Option<&str>) -> bool {
@@ -120,28 +286,31 @@ impl Settings {
             || self.exemptions.iter().any(|e| e.matches(name, image))
     }
 
-    /// The paths a checked regular or init container must be able to write.
-    pub fn required_paths(&self, name: &str, image: Option<&str>) -> Vec<String> {
-        required_paths(&self.required, self.rules(), name, image)
+    /// The paths a checked regular or init container must be able to
+    /// write, each with what requires it.
+    pub fn required_paths(&self, name: &str, image: Option<&str>) -> Vec<(String, Origin)> {
+        required_paths(&self.required, &self.rules(), name, image)
     }
 }
 
 /// `global`, then the paths of every rule the container matches, normalised
-/// ([`normalise`]) and each once.
-pub fn required_paths<'r>(
+/// ([`normalise`]) and each once, attributed to the first that lists it.
+pub fn required_paths(
     global: &[String],
-    rules: impl IntoIterator<Item = &'r Rule>,
+    rules: &[(Origin, Rule)],
     name: &str,
     image: Option<&str>,
-) -> Vec<String> {
+) -> Vec<(String, Origin)> {
+    let global = global.iter().map(|path| (path, Origin::Required));
     let matching = rules
-        .into_iter()
-        .filter(|r| r.selector.matches(name, image));
-    let mut paths: Vec<String> = Vec::new();
-    for path in global.iter().chain(matching.flat_map(|r| &r.paths)) {
+        .iter()
+        .filter(|(_, r)| r.selector.matches(name, image))
+        .flat_map(|(origin, r)| r.paths.iter().map(move |path| (path, *origin)));
+    let mut paths: Vec<(String, Origin)> = Vec::new();
+    for (path, origin) in global.chain(matching) {
         let path = normalise(path);
-        if !paths.iter().any(|p| p == path) {
-            paths.push(path.to_string());
+        if !paths.iter().any(|(p, _)| p == path) {
+            paths.push((path.to_string(), origin));
         }
     }
     paths
@@ -493,6 +662,9 @@ pub struct Checked {
     pub explicit_false: bool,
     /// Regular and init containers: the paths it must be able to write.
     pub required: Vec<String>,
+    /// The required paths it cannot write (a violation each), with what
+    /// requires them.
+    pub unwritable: Vec<(String, Origin)>,
     /// Its violations in validate-only mode.
     pub violations: usize,
     pub edit: Edit,
@@ -588,21 +760,18 @@ pub fn evaluate(settings: &Settings, pod: &Pod, operation: &Operation) -> Predic
         };
         let mut violations = usize::from(c.root != Root::True);
         unfixable |= c.root == Root::False;
-        for path in &required {
+        let mut unwritable = Vec::new();
+        for (path, origin) in &required {
             match coverage(pod, c, path) {
-                Coverage::Writable => {}
+                Coverage::Writable => continue,
                 Coverage::Ambiguous => {
                     return Prediction::of(Verdict::Unknown("two mounts at one depth"));
                 }
-                Coverage::NotWritable => {
-                    violations += 1;
-                    unfixable = true;
-                }
-                Coverage::Uncovered => {
-                    violations += 1;
-                    unfixable |= edit != Edit::Full;
-                }
+                Coverage::NotWritable => unfixable = true,
+                Coverage::Uncovered => unfixable |= edit != Edit::Full,
             }
+            violations += 1;
+            unwritable.push((path.clone(), *origin));
         }
         unfixable |= violations > 0 && edit == Edit::None;
         let sub_path_warnings = c
@@ -622,7 +791,8 @@ pub fn evaluate(settings: &Settings, pod: &Pod, operation: &Operation) -> Predic
             name: c.name.clone(),
             image_changed,
             explicit_false: c.root == Root::False,
-            required,
+            required: required.into_iter().map(|(path, _)| path).collect(),
+            unwritable,
             violations,
             edit,
         });
@@ -674,6 +844,66 @@ pub fn check_message_bounds(message: &str) -> Result<Option<usize>, String> {
         return Err(format!("the last line does not say \"and {more} more\""));
     }
     Ok(Some(count))
+}
+
+/// Whether `line` names `path`: after a space, and not continued by a
+/// character of a path (`/tmp` is not named in `/tmp/x`).
+fn names_path(line: &str, path: &str) -> bool {
+    line.match_indices(path).any(|(at, _)| {
+        line[..at].ends_with(' ')
+            && !line[at + path.len()..]
+                .starts_with(|c: char| c.is_ascii_alphanumeric() || "/._-".contains(c))
+    })
+}
+
+/// A rejection in validate-only mode says, on the line of each path a
+/// container cannot write, what requires the path
+/// ([`Checked::unwritable`]): an application profile's line ends with
+/// `(the policy's NAME application profile requires this path)`, a
+/// `containerWritablePaths` rule's names `containerWritablePaths[INDEX]`, a
+/// `requiredWritablePaths` path's names neither. A line is a container's
+/// when it names its field path (`.containers[1])`). Judged when every
+/// violation is listed.
+pub fn check_attribution(message: &str, prediction: &Prediction) -> Result<(), String> {
+    if header_count(message).is_none_or(|n| n > MAX_LISTED) {
+        return Ok(());
+    }
+    for c in &prediction.checked {
+        let field = format!(".{}[{}])", c.list.field(), c.index);
+        for (path, origin) in &c.unwritable {
+            let lines: Vec<&str> = message
+                .lines()
+                .filter(|l| l.contains(&field) && names_path(l, path))
+                .collect();
+            let [line] = lines[..] else {
+                return Err(format!(
+                    "{} lines of {:?}{field} name {path}, the model expects one violation",
+                    lines.len(),
+                    c.name
+                ));
+            };
+            let named = match origin {
+                Origin::Profile(name) => line.ends_with(&format!(
+                    "(the policy's {name} application profile requires this path)"
+                )),
+                Origin::Setting(index) => {
+                    line.contains(&format!("containerWritablePaths[{index}]"))
+                        && !line.contains("application profile")
+                }
+                Origin::Required => {
+                    !line.contains("containerWritablePaths[")
+                        && !line.contains("application profile")
+                }
+            };
+            if !named {
+                return Err(format!(
+                    "the violation of {path} by {:?} must name {origin:?} as what requires it: {line}",
+                    c.name
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The warnings are the prediction's: none empty; a Windows pod's one; else
@@ -917,4 +1147,205 @@ pub fn check_edits(
         }
     }
     edits
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEX: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    /// The contract's examples: `nginx`, `nginx:latest`, `library/nginx`,
+    /// `docker.io/library/nginx:latest` and `index.docker.io/library/nginx`
+    /// are one image.
+    #[test]
+    fn the_spellings_of_the_contract_are_one_image() {
+        let one = [
+            "nginx",
+            "nginx:latest",
+            "library/nginx",
+            "docker.io/library/nginx:latest",
+            "index.docker.io/library/nginx",
+            "docker.io/nginx",
+            "DOCKER.IO/library/nginx",
+        ];
+        for a in one {
+            for b in one {
+                assert!(same_image(Some(a), Some(b)), "{a} {b}");
+            }
+            for p in [
+                "nginx",
+                "nginx:*",
+                "nginx:latest",
+                "docker.io/library/*",
+                "*",
+            ] {
+                assert!(image_matches(p, Some(a)), "{p} {a}");
+            }
+        }
+        assert!(same_image(
+            Some("istio/proxyv2:1.22.0"),
+            Some("docker.io/istio/proxyv2:1.22.0")
+        ));
+        assert!(same_image(None, None));
+        assert!(!same_image(None, Some("nginx")));
+        assert!(!same_image(Some("nginx"), Some("nginx:1.27")));
+        // Pinning a digest changes the image.
+        let pinned = format!("nginx:1.27@sha256:{HEX}");
+        assert!(!same_image(Some("nginx:1.27"), Some(&pinned)));
+        assert!(same_image(
+            Some(&pinned),
+            Some(&format!("docker.io/library/nginx:1.27@sha256:{HEX}"))
+        ));
+        // An invalid reference is the same only as itself.
+        assert!(same_image(Some("Nginx:1.27"), Some("Nginx:1.27")));
+        assert!(!same_image(Some("Nginx:1.27"), Some("nginx:1.27")));
+        assert!(!same_image(Some("Nginx:1.27"), Some("NGINX:1.27")));
+    }
+
+    #[test]
+    fn the_forms_of_the_table() {
+        let digest = format!("sha256:{HEX}");
+        let m = |p: &str, i: &str| image_matches(p, Some(i));
+        // REPOSITORY and REPOSITORY:*: every tag and digest.
+        for p in ["nginx", "nginx:*", "docker.io/library/nginx"] {
+            assert!(m(p, "nginx:1.27"));
+            assert!(m(p, &format!("nginx@{digest}")));
+            assert!(!m(p, "nginx-unprivileged"));
+            assert!(!m(p, "registry.example.com/library/nginx"));
+        }
+        assert!(m("istio/proxyv2", "docker.io/istio/proxyv2:1.22.0"));
+        assert!(!m("istio/proxyv2", "istio/proxyv2-evil:1"));
+        // REPOSITORY:TAG: that tag, with or without a digest; latest by default.
+        assert!(m("nginx:1.27", &format!("library/nginx:1.27@{digest}")));
+        assert!(!m("nginx:1.27", "nginx:1.27.1"));
+        assert!(!m("nginx:1.27", "nginx"));
+        assert!(m("nginx:latest", "nginx"));
+        assert!(!m("nginx:latest", &format!("nginx@{digest}")));
+        // A digest: that digest, whatever the tags.
+        assert!(m(
+            &format!("nginx@{digest}"),
+            &format!("nginx:1.27@{digest}")
+        ));
+        assert!(m(
+            &format!("nginx:1.26@{digest}"),
+            &format!("nginx@{digest}")
+        ));
+        assert!(!m(&format!("nginx@{digest}"), "nginx:1.27"));
+        // PATH/*: at component boundaries, at any depth.
+        assert!(m("registry.example.com/*", "registry.example.com/a/b/c:1"));
+        assert!(m("REGISTRY.example.com/*", "registry.example.com/a"));
+        assert!(m("docker.io/istio/*", "istio/proxyv2:1.22"));
+        assert!(m("docker.io/library/*", "postgres:16"));
+        assert!(!m("docker.io/library/*", "grafana/grafana:11.2.0"));
+        assert!(!m("docker.io/istio/*", "docker.io/istiofake/proxyv2"));
+        assert!(!m(
+            "registry.example.com/debug/*",
+            "registry.example.com/debugger-evil/x"
+        ));
+        assert!(!m(
+            "registry.example.com/debug/*",
+            "registry.example.com/debug"
+        ));
+        assert!(!m("nginx/*", "nginx"));
+    }
+
+    #[test]
+    fn invalid_and_missing_images_match_only_star() {
+        for image in [
+            "Nginx:1.27",
+            "nginx:1.27\n- fine",
+            "nginx:",
+            "",
+            "nginx@sha256:12",
+        ] {
+            assert!(image_matches("*", Some(image)), "{image:?}");
+            for p in ["nginx", "docker.io/*", "nginx:*", "Nginx/*"] {
+                assert!(!image_matches(p, Some(image)), "{p} {image:?}");
+            }
+        }
+        assert!(!image_matches("*", None));
+    }
+
+    #[test]
+    fn quotes_escape_line_breaks_and_quotes() {
+        assert_eq!(quote("app"), "\"app\"");
+        assert_eq!(quote("evil:1\n- \"x\""), r#""evil:1\n- \"x\"""#);
+    }
+
+    #[test]
+    fn profiles_are_rules_after_the_settings_rules_and_paths_are_attributed_once() {
+        let settings = Settings {
+            required: vec!["/tmp/".into()],
+            rules: vec![Rule {
+                selector: Selector::new(None, Some("nginx:1.27")),
+                paths: vec!["/var/run".into(), "/app".into()],
+            }],
+            profiles: vec!["grafana".into(), "nginx".into()],
+            ..Settings::default()
+        };
+        let origins: Vec<Origin> = settings.rules().iter().map(|(o, _)| *o).collect();
+        assert_eq!(
+            origins,
+            [
+                Origin::Setting(0),
+                Origin::Profile("grafana"),
+                Origin::Profile("grafana"),
+                Origin::Profile("nginx"),
+            ]
+        );
+        let paths = settings.required_paths("web", Some("docker.io/library/nginx:1.27"));
+        assert_eq!(
+            paths,
+            [
+                ("/tmp".to_string(), Origin::Required),
+                ("/var/run".to_string(), Origin::Setting(0)),
+                ("/app".to_string(), Origin::Setting(0)),
+                ("/var/cache/nginx".to_string(), Origin::Profile("nginx")),
+            ]
+        );
+        let grafana = settings.required_paths("web", Some("grafana/grafana-oss:11"));
+        assert_eq!(
+            grafana,
+            [
+                ("/tmp".to_string(), Origin::Required),
+                ("/var/lib/grafana".to_string(), Origin::Profile("grafana")),
+            ]
+        );
+        assert_eq!(
+            settings.required_paths("web", Some("Nginx:1.27")),
+            [("/tmp".to_string(), Origin::Required)]
+        );
+    }
+
+    #[test]
+    fn attribution_is_read_from_the_violation_lines() {
+        let settings = Settings {
+            profiles: vec!["nginx".into()],
+            required: vec!["/var/run".into()],
+            ..Settings::default()
+        };
+        let pod = Pod {
+            containers: vec![Container {
+                list: List::Regular,
+                name: "web".into(),
+                image: Some("nginx".into()),
+                root: Root::True,
+                can_remount: false,
+                mounts: Vec::new(),
+            }],
+            ..Pod::default()
+        };
+        let prediction = evaluate(&settings, &pod, &Operation::Create);
+        assert_eq!(prediction.violations(), 2);
+        let message = "Pod rejected by the read-only root filesystem policy (2 violations):\n\
+            - container \"web\" (spec.containers[0]): no writable volume is mounted at /var/run; mount a writable volume such as an emptyDir at /var/run or a parent directory\n\
+            - container \"web\" (spec.containers[0]): no writable volume is mounted at /var/cache/nginx; mount a writable volume such as an emptyDir at /var/cache/nginx or a parent directory (the policy's nginx application profile requires this path)";
+        assert_eq!(check_attribution(message, &prediction), Ok(()));
+        let unattributed = message.replace(
+            " (the policy's nginx application profile requires this path)",
+            "",
+        );
+        assert!(check_attribution(&unattributed, &prediction).is_err());
+    }
 }

@@ -1,6 +1,7 @@
 //! The generated inputs: small alphabets (so that names, paths, images and
-//! volume names collide), the strategies, the admission requests they are
-//! written as, and their description in the contract model's types.
+//! volume names collide, and one image comes in several spellings), the
+//! strategies, the admission requests they are written as, and their
+//! description in the contract model's types.
 
 use contract_model::{self as model, Field, List, Source, put};
 use proptest::collection::vec;
@@ -27,25 +28,105 @@ pub const CONTAINER_NAMES: [&str; 10] = [
     LONG_NAME_B,
 ];
 
-pub const IMAGES: [&str; 5] = [
-    "nginx:1.27",
-    "registry.example.com/debug/busybox:1.36",
-    "docker.io/istio/proxyv2:1.22.0",
-    "busybox",
-    "registry.example.com/app/web:2",
+/// Container images, as groups of spellings of one image: the runtime
+/// resolves every spelling of a group to one reference, and two groups to
+/// different ones. Written by hand, so that whether a Pod UPDATE changes an
+/// image is known without asking the model (a unit test checks the model
+/// agrees). The last two are not valid references (they match only `*`),
+/// one with a newline that messages must escape.
+pub const IMAGE_GROUPS: [&[&str]; 15] = [
+    &[
+        "nginx:1.27",
+        "library/nginx:1.27",
+        "docker.io/library/nginx:1.27",
+        "index.docker.io/library/nginx:1.27",
+    ],
+    &[
+        "nginx",
+        "docker.io/library/nginx:latest",
+        "index.docker.io/library/nginx",
+    ],
+    &[
+        "nginx:1.27@sha256:83f7365784a2ce16a94d7da5d1e56db908932cb66fb3b1a33de20d37b7eb09f8",
+        "docker.io/library/nginx:1.27@sha256:83f7365784a2ce16a94d7da5d1e56db908932cb66fb3b1a33de20d37b7eb09f8",
+    ],
+    &[
+        "nginx@sha256:83f7365784a2ce16a94d7da5d1e56db908932cb66fb3b1a33de20d37b7eb09f8",
+        "index.docker.io/library/nginx@sha256:83f7365784a2ce16a94d7da5d1e56db908932cb66fb3b1a33de20d37b7eb09f8",
+    ],
+    &["docker.io/istio/proxyv2:1.22.0", "istio/proxyv2:1.22.0"],
+    &["busybox", "busybox:latest", "DOCKER.IO/library/busybox"],
+    &[
+        "registry.example.com/debug/busybox:1.36",
+        "REGISTRY.example.com/debug/busybox:1.36",
+    ],
+    &["registry.example.com/debugger-evil/busybox:1.36"],
+    &["registry.example.com/app/web:2"],
+    &["postgres:16", "docker.io/library/postgres:16"],
+    &["grafana/grafana:11.2.0", "docker.io/grafana/grafana:11.2.0"],
+    &["nginxinc/nginx-unprivileged:1.27"],
+    &["registry.example.com/library/nginx:1.27"],
+    &["Nginx:1.27"],
+    &["nginx:1.27\n- all containers are fine"],
 ];
 
-pub const IMAGE_PATTERNS: [&str; 6] = [
+/// The groups of [`IMAGE_GROUPS`] that are one repository with other tags
+/// or digests (`docker.io/library/nginx`: `1.27`, `latest`, `1.27` pinned
+/// to a digest, the digest alone): a Pod UPDATE between them changes the
+/// image (pins or unpins a digest, moves a tag).
+pub const NGINX_GROUPS: std::ops::Range<usize> = 0..4;
+
+/// Every spelling of every image.
+pub fn images() -> Vec<&'static str> {
+    IMAGE_GROUPS
+        .iter()
+        .flat_map(|g| g.iter().copied())
+        .collect()
+}
+
+/// The group of an image, `IMAGE_GROUPS.len()` for no image.
+pub fn image_group(image: Option<&str>) -> usize {
+    image.map_or(IMAGE_GROUPS.len(), |image| {
+        IMAGE_GROUPS
+            .iter()
+            .position(|g| g.contains(&image))
+            .expect("an image of the alphabet")
+    })
+}
+
+/// Image patterns of every form of the contract's table, spelled in
+/// several ways.
+pub const IMAGE_PATTERNS: [&str; 14] = [
     "registry.example.com/debug/*",
     "docker.io/istio/*",
     "nginx:1.27",
     "busybox",
     "*",
     "registry.example.com/*",
+    "docker.io/library/nginx",
+    "nginx:*",
+    "istio/proxyv2",
+    "docker.io/library/*",
+    "nginx@sha256:83f7365784a2ce16a94d7da5d1e56db908932cb66fb3b1a33de20d37b7eb09f8",
+    "index.docker.io/library/nginx:latest",
+    "REGISTRY.example.com/debug/busybox:1.36",
+    "grafana/*",
+];
+
+/// Application profiles the settings may enable: those of images in
+/// [`IMAGE_GROUPS`] and one (`tomcat`) of none.
+pub const PROFILES: [&str; 5] = [
+    "nginx",
+    "postgres",
+    "grafana",
+    "nginx-unprivileged",
+    "tomcat",
 ];
 
 /// Mount paths: `/tmp/` is also generated (a trailing-slash `/tmp`).
-pub const MOUNT_PATHS: [&str; 7] = [
+/// `/var/cache` and `/var/run` cover paths of the nginx and postgres
+/// profiles.
+pub const MOUNT_PATHS: [&str; 8] = [
     "/tmp",
     "/tmp/x",
     "/app",
@@ -53,6 +134,7 @@ pub const MOUNT_PATHS: [&str; 7] = [
     "/ap",
     "/var/cache",
     "/",
+    "/var/run",
 ];
 
 pub const REQUIRED_PATHS: [&str; 4] = [
@@ -96,6 +178,7 @@ pub fn volume_name_pool() -> Vec<String> {
         long_tmp,
         long_tmp_2,
         injected_volume_name(LONG_NAME_B, REQUIRED_PATHS[3], &none),
+        injected_volume_name("web", "/var/cache/nginx", &none),
     ]);
     pool
 }
@@ -178,6 +261,19 @@ pub struct PodSpecModel {
     volumes: Field<Vec<model::Volume>>,
     os: Os,
     extras: bool,
+}
+
+/// How a Pod UPDATE's old Pod had a container's image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Another image, or none (the container is checked).
+    Other,
+    /// The same repository with another tag or digest where the alphabet
+    /// has one: a digest pinned or unpinned, a tag moved (checked).
+    Related,
+    /// Another spelling of the same image, where the alphabet has one (the
+    /// container is not checked).
+    Respell,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,6 +368,9 @@ pub struct SettingsModel {
     /// `containerWritablePaths`: absent, null or a list (maybe empty).
     rules: Field<Vec<RuleModel>>,
     warn_sub_path_mounts: Field<bool>,
+    /// `applicationProfiles`: absent, null or a list of profile names, each
+    /// once (maybe empty).
+    profiles: Field<Vec<&'static str>>,
 }
 
 impl SettingsModel {
@@ -292,6 +391,10 @@ impl SettingsModel {
             exempt_ephemeral: self.exempt_ephemeral == Field::Set(true),
             mutate: true,
             warn_sub_path_mounts: self.warn_sub_path_mounts != Field::Set(false),
+            profiles: match &self.profiles {
+                Field::Set(names) => names.iter().map(|n| n.to_string()).collect(),
+                _ => Vec::new(),
+            },
         }
     }
 
@@ -345,6 +448,11 @@ impl SettingsModel {
             "warnSubPathMounts",
             bool_json(self.warn_sub_path_mounts),
         );
+        put(
+            &mut s,
+            "applicationProfiles",
+            self.profiles.map_ref(|names| json!(names)),
+        );
         Value::Object(s)
     }
 }
@@ -358,9 +466,9 @@ pub struct Model {
     /// Workload UPDATE with a changed template: the old template's spec is
     /// another one altogether (else only a template label differs).
     old_spec_different: bool,
-    /// Pod UPDATE: per container in pod spec order, the old Pod's image
-    /// (see [`old_image`]) when the UPDATE changes it.
-    image_changes: Vec<Option<u8>>,
+    /// Pod UPDATE: per container in pod spec order, how the old Pod's image
+    /// differs (see [`old_image`]), if it does.
+    image_changes: Vec<Option<(Change, u8)>>,
     spec: PodSpecModel,
     pod_extras: bool,
     settings: SettingsModel,
@@ -385,6 +493,12 @@ pub struct Case {
     pub alone: Vec<Alone>,
     /// Pod UPDATE: how many ephemeral containers the old Pod had.
     pub old_ephemeral: usize,
+    /// Pod UPDATE: containers whose old image is another spelling of the
+    /// image they have (not checked for it).
+    pub respelled: usize,
+    /// Pod UPDATE: containers whose old image is the same repository with
+    /// another tag or digest (a digest pinned, unpinned, a tag moved).
+    pub retagged: usize,
 }
 
 /// A container a Pod UPDATE checks, alone in a pod to CREATE.
@@ -477,7 +591,7 @@ pub fn remount() -> impl Strategy<Value = Remount> {
 
 pub fn container(volume_names: Vec<String>) -> impl Strategy<Value = ContainerModel> {
     (
-        proptest::option::weighted(0.85, select(IMAGES.to_vec())),
+        proptest::option::weighted(0.85, select(images())),
         root(),
         remount(),
         proptest::bool::weighted(0.2),
@@ -640,6 +754,12 @@ pub fn settings() -> impl Strategy<Value = SettingsModel> {
             6 => vec(rule(), 1..=3).prop_map(Field::Set),
         ],
         field_bool(),
+        prop_oneof![
+            2 => Just(Field::Absent),
+            1 => Just(Field::Null),
+            1 => Just(Field::Set(Vec::new())),
+            6 => subsequence(PROFILES.to_vec(), 1..=3).prop_shuffle().prop_map(Field::Set),
+        ],
     )
         .prop_map(
             |(
@@ -650,6 +770,7 @@ pub fn settings() -> impl Strategy<Value = SettingsModel> {
                 writable_volume,
                 rules,
                 warn_sub_path_mounts,
+                profiles,
             )| {
                 SettingsModel {
                     paths,
@@ -659,6 +780,7 @@ pub fn settings() -> impl Strategy<Value = SettingsModel> {
                     writable_volume,
                     rules,
                     warn_sub_path_mounts,
+                    profiles,
                 }
             },
         )
@@ -676,7 +798,15 @@ pub fn model(pod_updates: bool) -> impl Strategy<Value = Model> {
     } else {
         (0..KINDS.len(), 5)
     };
-    let changes = vec(proptest::option::weighted(0.5, any::<u8>()), MAX_CONTAINERS);
+    let change = prop_oneof![
+        2 => Just(Change::Other),
+        1 => Just(Change::Related),
+        2 => Just(Change::Respell),
+    ];
+    let changes = vec(
+        proptest::option::weighted(0.6, (change, any::<u8>())),
+        MAX_CONTAINERS,
+    );
     let no_change = if pod_updates { 0 } else { 1 };
     (
         kinds,
@@ -935,7 +1065,7 @@ pub fn build_case(m: &Model) -> Case {
     );
     let old_ephemeral = m.old_ephemeral.min(all_ephemeral);
     let pod_update = is_pod && m.op != Op::Create;
-    let image_changes: &[Option<u8>] = if pod_update { &m.image_changes } else { &[] };
+    let image_changes: &[Option<(Change, u8)>] = if pod_update { &m.image_changes } else { &[] };
     let old_pod_spec = with_old_images(&m.spec, image_changes);
     // The old object: a Pod's old spec has the old images and fewer debug
     // containers (a plain UPDATE also changes a label: only the new
@@ -983,9 +1113,19 @@ pub fn build_case(m: &Model) -> Case {
     let settings = m.settings.model();
     let settings_json = m.settings.json();
     let mut alone = Vec::new();
+    let (mut respelled, mut retagged) = (0, 0);
     for (k, (list, index, name, c)) in containers_of(&m.spec).into_iter().enumerate() {
         let is_new = list == List::Ephemeral && index >= old_ephemeral;
-        let image_changed = !is_new && image_changes.get(k).is_some_and(Option::is_some);
+        let old = old_pod_spec_image(&old_pod_spec, k);
+        let image_changed = !is_new && image_group(old) != image_group(c.image);
+        if pod_update && !is_new {
+            respelled += usize::from(!image_changed && old != c.image);
+            retagged += usize::from(
+                image_changed
+                    && NGINX_GROUPS.contains(&image_group(old))
+                    && NGINX_GROUPS.contains(&image_group(c.image)),
+            );
+        }
         if !pod_update || !(is_new || image_changed) {
             continue;
         }
@@ -1006,9 +1146,7 @@ pub fn build_case(m: &Model) -> Case {
         alone.push(Alone {
             name,
             image_changed,
-            exemption_lost: image_changed
-                && exempt(old_pod_spec_image(&old_pod_spec, k))
-                && !exempt(c.image),
+            exemption_lost: image_changed && exempt(old) && !exempt(c.image),
             create: admission_request(0, "CREATE", create, Value::Null, None),
         });
     }
@@ -1023,6 +1161,8 @@ pub fn build_case(m: &Model) -> Case {
         global_paths: settings.required,
         alone,
         old_ephemeral,
+        respelled,
+        retagged,
     }
 }
 
@@ -1090,26 +1230,45 @@ pub fn pod_model(spec: &PodSpecModel) -> model::Pod {
     }
 }
 
-/// The old Pod's image of a container whose image an UPDATE changes: one
-/// of [`IMAGES`] or none, never `new`.
-pub fn old_image(new: Option<&'static str>, pick: u8) -> Option<&'static str> {
-    let options: Vec<Option<&'static str>> =
-        IMAGES.iter().copied().map(Some).chain([None]).collect();
-    let start = usize::from(pick) % options.len();
-    (0..options.len())
-        .map(|k| options[(start + k) % options.len()])
-        .find(|image| !model::same_image(*image, new))
-        .expect("there are two images to choose from")
+/// The old Pod's image of a container whose image is `new` now, by
+/// `change` ([`Change`]); `pick` chooses among the candidates. Whether it
+/// is the same image is [`image_group`]'s, not the model's.
+pub fn old_image(new: Option<&'static str>, change: Change, pick: u8) -> Option<&'static str> {
+    let group = image_group(new);
+    let all: Vec<Option<&'static str>> = images().into_iter().map(Some).chain([None]).collect();
+    let candidates: Vec<Option<&'static str>> = match change {
+        Change::Respell => all
+            .iter()
+            .copied()
+            .filter(|old| image_group(*old) == group && *old != new)
+            .collect(),
+        Change::Related if NGINX_GROUPS.contains(&group) => all
+            .iter()
+            .copied()
+            .filter(|old| image_group(*old) != group && NGINX_GROUPS.contains(&image_group(*old)))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let candidates = match (change, candidates.is_empty()) {
+        (_, false) => candidates,
+        // A spelling of its own: the old Pod had the same string.
+        (Change::Respell, true) => vec![new],
+        _ => all
+            .into_iter()
+            .filter(|old| image_group(*old) != group)
+            .collect(),
+    };
+    candidates[usize::from(pick) % candidates.len()]
 }
 
 /// `spec` with the images the old Pod had: the k-th container in pod spec
 /// order had [`old_image`]`(changes[k])` when that is given.
-pub fn with_old_images(spec: &PodSpecModel, changes: &[Option<u8>]) -> PodSpecModel {
+pub fn with_old_images(spec: &PodSpecModel, changes: &[Option<(Change, u8)>]) -> PodSpecModel {
     let mut old = spec.clone();
     let lists = [&mut old.init, &mut old.containers, &mut old.ephemeral];
     for (c, change) in lists.into_iter().flatten().zip(changes) {
-        if let Some(pick) = change {
-            c.image = old_image(c.image, *pick);
+        if let Some((change, pick)) = change {
+            c.image = old_image(c.image, *change, *pick);
         }
     }
     old

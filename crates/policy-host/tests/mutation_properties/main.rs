@@ -14,10 +14,16 @@
 //! Generated: the 8 checked kinds (pod spec at `spec`, `spec.template.spec`,
 //! `spec.jobTemplate.spec.template.spec`); CREATE, workload UPDATE with a
 //! changed (and sometimes unchanged) template, Pod UPDATE with new debug
-//! containers and containers whose image changed (plain and
+//! containers, containers whose image changed (to another image, or to
+//! another tag or digest of the same repository: a digest pinned or
+//! unpinned) and containers whose image is only spelled otherwise (plain and
 //! `pods/ephemeralcontainers`); containers, initContainers (some native
 //! sidecars) and ephemeralContainers with names unique within the pod, from
-//! a small alphabet plus 63-character names; images; `securityContext`
+//! a small alphabet plus 63-character names; images in several spellings
+//! of one image (`nginx:1.27`, `library/nginx:1.27`,
+//! `index.docker.io/library/nginx:1.27`, registry case), with tags,
+//! digests or both, of the application profiles' repositories, and not
+//! valid references (`Nginx:1.27`, one with a newline); `securityContext`
 //! absent / null / `{}` / `readOnlyRootFilesystem` true, null or (rarely)
 //! false, sometimes privileged or adding capabilities; volumeMounts at
 //! overlapping paths, read-only or not, some with `subPath`, of existing or
@@ -27,8 +33,11 @@
 //! true` with subsets of requiredWritablePaths, `containerWritablePaths`
 //! rules (selectors from the exemptions' name and image alphabets, paths
 //! from the required-path alphabet, so rules overlap each other and the
-//! global list), every form of exemption, exemptEphemeralContainers,
-//! writableVolume variants and warnSubPathMounts.
+//! global list), every form of exemption (image patterns of every form of
+//! the contract's table, in several spellings), exemptEphemeralContainers,
+//! writableVolume variants, warnSubPathMounts and `applicationProfiles`
+//! (absent, null, empty or a few profiles in any order, whose paths overlap
+//! the global list's and the rules').
 //!
 //! Invariants, for every input:
 //! - I1 the verdict is accept, mutate or reject: never a host error (trap,
@@ -69,12 +78,25 @@
 //! - I14 the warnings are the model's: one per checked container that can
 //!   remount its root and per `subPath` mount of a configMap, secret,
 //!   projected or downwardAPI volume (none with `warnSubPathMounts: false`),
-//!   at most 20 then one more line; a Windows pod gets only its own warning.
+//!   at most 20 then one more line; a Windows pod gets only its own warning;
+//! - I15 in a validate-only rejection that lists every violation, the line
+//!   of each path a container cannot write names what requires the path,
+//!   the first of `requiredWritablePaths`, the `containerWritablePaths`
+//!   rules and the application profiles that lists it
+//!   (`contract_model::check_attribution`): a profile's line ends with
+//!   `(the policy's NAME application profile requires this path)`.
+//!
+//! The model compares images as the runtime resolves them
+//! (`contract_model::image_matches`, `same_image`); whether a generated
+//! Pod UPDATE changes an image is the generator's own knowledge (its image
+//! alphabet is written as groups of spellings of one image), and
+//! `image_groups_are_the_models_images` checks that the model agrees.
 //!
 //! The image-change property (`image_changing_updates_*` tests), for any
 //! pod and any exemption settings: P1 a Pod UPDATE in validate-only mode is
 //! rejected exactly when one of the containers it changes (new image, or
-//! new name) would be rejected on CREATE, i.e. in a pod holding only that
+//! new name; an image spelled otherwise is not a new image) would be
+//! rejected on CREATE, i.e. in a pod holding only that
 //! container (same volumes, exemptions seeing the new image), and its
 //! header counts the sum of their violations; P2 with `mutate: true` a
 //! plain UPDATE gets the same verdict and is never mutated, and on the
@@ -94,9 +116,13 @@ mod support;
 mod generators;
 mod properties;
 
-use generators::{CONTAINER_NAMES, LONG_NAME_A, LONG_NAME_B, volume_name_pool};
+use generators::{
+    CONTAINER_NAMES, IMAGE_GROUPS, LONG_NAME_A, LONG_NAME_B, NGINX_GROUPS, image_group, images,
+    volume_name_pool,
+};
 use policy_host::fixture_table::{Evaluator, Outcome};
 use properties::{DISAGREEMENT, describe, harness_error, run_properties};
+use readonly_rootfs_policy::profiles::APPLICATION_PROFILES;
 use serde_json::{Value, json};
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -266,6 +292,214 @@ fn properties_catch_a_policy_without_rules_or_image_checks() {
             failure.contains("I11") || failure.contains("I14"),
             "expected I11 or I14 to fail:\n{failure}"
         ),
+    }
+}
+
+/// The JSON pointer of the pod spec in an object of the request's kind.
+fn spec_pointer(request: &Value) -> &'static str {
+    match request["kind"]["kind"].as_str() {
+        Some("Pod") => "/spec",
+        Some("CronJob") => "/spec/jobTemplate/spec/template/spec",
+        _ => "/spec/template/spec",
+    }
+}
+
+/// The native core with the settings' `applicationProfiles` ignored.
+struct WithoutProfiles;
+
+impl Evaluator for WithoutProfiles {
+    fn evaluate(&self, request: &Value, settings: &Value) -> Outcome {
+        let mut settings = settings.clone();
+        if let Some(map) = settings.as_object_mut() {
+            map.remove("applicationProfiles");
+        }
+        NativeCore.evaluate(request, &settings)
+    }
+
+    fn validate_settings(&self, settings: &Value) -> Result<(), String> {
+        NativeCore.validate_settings(settings)
+    }
+}
+
+/// The native core comparing images as strings, as the contract did before
+/// images were read as references: a pattern matches an image equal to it,
+/// or one that starts with what precedes its final `*`; a Pod UPDATE
+/// changes an image whenever the string changes. Emulated by rewriting the
+/// settings and the request: every exemption, rule and application profile
+/// that selects by image becomes one that selects by name the containers
+/// (their names are unique in a generated pod) whose image it matches as a
+/// string, and an old Pod's image that is spelled otherwise than the new
+/// one becomes another image altogether.
+struct ImagesAsStrings;
+
+impl ImagesAsStrings {
+    fn matches(pattern: &str, image: Option<&str>) -> bool {
+        image.is_some_and(|image| match pattern.strip_suffix('*') {
+            Some(prefix) => image.starts_with(prefix),
+            None => image == pattern,
+        })
+    }
+
+    /// `(name, image)` of every container of a pod spec.
+    fn containers(spec: &Value) -> Vec<(String, Option<String>)> {
+        ["initContainers", "containers", "ephemeralContainers"]
+            .iter()
+            .filter_map(|list| spec[list].as_array())
+            .flatten()
+            .map(|c| {
+                let name = c["name"].as_str().unwrap_or("").to_string();
+                (name, c["image"].as_str().map(str::to_string))
+            })
+            .collect()
+    }
+
+    /// The names of the containers a selector `{name?, image}` matches
+    /// with images compared as strings.
+    fn names<'c>(
+        selector: &Value,
+        containers: &'c [(String, Option<String>)],
+    ) -> impl Iterator<Item = &'c str> {
+        let name = selector["name"].as_str().map(str::to_string);
+        let image = selector["image"].as_str().unwrap_or("").to_string();
+        containers
+            .iter()
+            .filter(move |(n, i)| {
+                name.as_ref().is_none_or(|name| name == n) && Self::matches(&image, i.as_deref())
+            })
+            .map(|(n, _)| n.as_str())
+    }
+
+    fn settings(settings: &Value, containers: &[(String, Option<String>)]) -> Value {
+        let mut settings = settings.clone();
+        let Some(map) = settings.as_object_mut() else {
+            return settings;
+        };
+        if let Some(Value::Array(entries)) = map.get("exemptContainers") {
+            let mut out = Vec::new();
+            for entry in entries {
+                match entry.get("image").and_then(Value::as_str) {
+                    None => out.push(entry.clone()),
+                    Some(_) => out.extend(Self::names(entry, containers).map(|n| json!(n))),
+                }
+            }
+            map.insert("exemptContainers".into(), Value::Array(out));
+        }
+        let mut rules = Vec::new();
+        if let Some(Value::Array(entries)) = map.get("containerWritablePaths") {
+            for rule in entries {
+                match rule.get("image").and_then(Value::as_str) {
+                    None => rules.push(rule.clone()),
+                    Some(_) => rules.extend(
+                        Self::names(rule, containers)
+                            .map(|n| json!({"name": n, "paths": rule["paths"]})),
+                    ),
+                }
+            }
+        }
+        if let Some(Value::Array(names)) = map.remove("applicationProfiles") {
+            for name in names.iter().filter_map(Value::as_str) {
+                let Some(profile) = APPLICATION_PROFILES.iter().find(|p| p.name == name) else {
+                    continue;
+                };
+                for repository in profile.repositories {
+                    let selector = json!({"image": repository});
+                    rules.extend(
+                        Self::names(&selector, containers)
+                            .map(|n| json!({"name": n, "paths": profile.paths})),
+                    );
+                }
+            }
+        }
+        if map.contains_key("containerWritablePaths") || !rules.is_empty() {
+            map.insert("containerWritablePaths".into(), Value::Array(rules));
+        }
+        settings
+    }
+}
+
+impl Evaluator for ImagesAsStrings {
+    fn evaluate(&self, request: &Value, settings: &Value) -> Outcome {
+        let pointer = spec_pointer(request);
+        let spec = request["object"]
+            .pointer(pointer)
+            .cloned()
+            .unwrap_or_default();
+        let containers = Self::containers(&spec);
+        let settings = Self::settings(settings, &containers);
+        let mut request = request.clone();
+        if request["kind"]["kind"] == "Pod" && request["operation"] == "UPDATE" {
+            let new: HashMap<String, Option<String>> = containers.into_iter().collect();
+            for c in containers_mut(&mut request["oldObject"]["spec"]) {
+                let name = c["name"].as_str().unwrap_or("");
+                let respelled = match (new.get(name), c["image"].as_str()) {
+                    (Some(Some(new)), Some(old)) => new != old,
+                    _ => false,
+                };
+                if respelled {
+                    c["image"] = json!("images-as-strings.example/another-image:1");
+                }
+            }
+        }
+        NativeCore.evaluate(&request, &settings)
+    }
+
+    fn validate_settings(&self, settings: &Value) -> Result<(), String> {
+        NativeCore.validate_settings(settings)
+    }
+}
+
+/// The properties catch a policy that ignores application profiles, or
+/// compares images as strings (a respelled image then escapes a pattern
+/// and an unchanged one is checked again): each must fail them.
+#[test]
+fn properties_catch_a_policy_without_profiles_or_reading_images_as_strings() {
+    match run_properties("without profiles", &WithoutProfiles, 300, false) {
+        Ok(summary) => panic!("a policy ignoring profiles passed the properties: {summary}"),
+        Err(failure) => assert!(failure.contains("I11"), "expected I11 to fail:\n{failure}"),
+    }
+    // A selector that matches a spelling only as a reference: the verdict
+    // or count (I11), the warnings of a container no longer exempt (I14),
+    // or the rule a path is attributed to (I15) differ, whichever the
+    // shrinking ends on.
+    match run_properties("images as strings", &ImagesAsStrings, 300, false) {
+        Ok(summary) => {
+            panic!("a policy comparing images as strings passed the properties: {summary}")
+        }
+        Err(failure) => assert!(
+            ["I11", "I14", "I15"].iter().any(|i| failure.contains(i)),
+            "expected I11, I14 or I15 to fail:\n{failure}"
+        ),
+    }
+    // A respelled image on a Pod UPDATE is checked as a new one.
+    match run_properties("images as strings", &ImagesAsStrings, 300, true) {
+        Ok(summary) => {
+            panic!("a policy comparing images as strings passed the property: {summary}")
+        }
+        Err(failure) => assert!(failure.contains("P1"), "expected P1 to fail:\n{failure}"),
+    }
+}
+
+/// The image alphabet's groups are what the model reads: two images are
+/// the same image exactly when they are in one group.
+#[test]
+fn image_groups_are_the_models_images() {
+    let all: Vec<Option<&str>> = images().into_iter().map(Some).chain([None]).collect();
+    for a in &all {
+        for b in &all {
+            assert_eq!(
+                contract_model::same_image(*a, *b),
+                image_group(*a) == image_group(*b),
+                "{a:?} {b:?}"
+            );
+        }
+    }
+    for group in NGINX_GROUPS {
+        for image in IMAGE_GROUPS[group] {
+            assert!(contract_model::image_matches(
+                "docker.io/library/nginx",
+                Some(image)
+            ));
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-//! The invariants (I1-I14, P1-P2 in main.rs) checked on one generated
+//! The invariants (I1-I15, P1-P2 in main.rs) checked on one generated
 //! case, and the runs that count what the generator produced.
 
 use super::generators::{Alone, Case, Op, case_strategy};
@@ -46,6 +46,14 @@ pub struct Tally {
     exemption_lost_rejects: u32,
     /// mutated on the subresource (new debug containers only).
     subresource_mutations: u32,
+    /// Pod UPDATEs that respell a container's image (not checked for it),
+    /// and those that move its tag or pin its digest (checked).
+    respelled_updates: u32,
+    retagged_updates: u32,
+    /// Validate-only rejections for a path only an application profile
+    /// requires, and mounts injected for one.
+    profile_rejects: u32,
+    profile_path_mounts: u32,
 }
 
 pub fn describe(outcome: &Outcome) -> String {
@@ -187,14 +195,21 @@ pub fn check_case(
 
     // I11: the verdicts are the model's, with its exact violation count.
     let violations = model.violations();
+    let profile_paths = (model.checked.iter().flat_map(|c| &c.unwritable))
+        .any(|(_, o)| matches!(o, model::Origin::Profile(_)));
     match (&validating, violations) {
         (Outcome::Accept { .. }, 0) => {}
         (Outcome::Reject { message, .. }, n) if n > 0 => {
+            t.profile_rejects += u32::from(profile_paths);
             if header_count(message) != Some(n) {
                 problems.push(format!(
                     "I11 the model counts {n} violations ({:?}), the message says otherwise: {message}",
                     model.checked
                 ));
+            }
+            // I15: each path violation names what requires the path.
+            if let Err(why) = model::check_attribution(message, model) {
+                problems.push(format!("I15 {why}"));
             }
         }
         (other, n) => problems.push(format!(
@@ -315,6 +330,16 @@ pub fn check_case(
                 {
                     t.rule_path_mounts += 1;
                 }
+                let origin = model
+                    .checked
+                    .iter()
+                    .filter(|c| c.list == m.list && c.name == m.container)
+                    .flat_map(|c| &c.unwritable)
+                    .find(|(p, _)| p == path)
+                    .map(|(_, origin)| *origin);
+                if matches!(origin, Some(model::Origin::Profile(_))) {
+                    t.profile_path_mounts += 1;
+                }
             }
         }
     }
@@ -326,6 +351,8 @@ pub fn check_case(
     }
     if case.kind == "Pod" && case.op != Op::Create {
         t.pod_updates += 1;
+        t.respelled_updates += u32::from(case.respelled > 0);
+        t.retagged_updates += u32::from(case.retagged > 0);
         check_image_changes(
             evaluator,
             case,
@@ -416,18 +443,23 @@ pub fn run_properties(
                     t.update_image_change_rejects,
                 ),
                 (500, 0.005, lost, t.exemption_lost_rejects),
+                (200, 0.1, "respelled images", t.respelled_updates),
+                (200, 0.05, "retagged or pinned images", t.retagged_updates),
             ],
         )?;
         return Ok(format!(
             "{label}: {} Pod UPDATEs passed the image-change property in {elapsed:.2?}: {} \
              accepted, {} rejected ({} for a changed image, {} of them for one an exemption \
-             matched under its old image); {} mutated on the subresource",
+             matched under its old image); {} mutated on the subresource; {} respelled an \
+             image, {} moved a tag or pinned a digest",
             t.cases,
             t.update_accept,
             t.update_reject,
             t.update_image_change_rejects,
             t.exemption_lost_rejects,
             t.subresource_mutations,
+            t.respelled_updates,
+            t.retagged_updates,
         ));
     }
     // The generator must keep producing each kind of verdict.
@@ -457,14 +489,28 @@ pub fn run_properties(
                 t.rule_path_mounts,
             ),
             (1000, 0.01, "cases with warnings", t.warned),
+            (
+                1000,
+                0.01,
+                "rejections for a path only a profile requires",
+                t.profile_rejects,
+            ),
+            (
+                1000,
+                0.005,
+                "mounts injected for a profile's path",
+                t.profile_path_mounts,
+            ),
         ],
     )?;
     Ok(format!(
         "{label}: {} cases passed in {:.2?}: {} accepted, {} mutated, {} rejected \
          ({} Windows pods, {} explicit-false rejections, {} for a changed image); \
          {} mutations added {} volumes, {} of them not under their first-choice \
-         name, {} for a path only a rule requires; {} cases with warnings; {} Pod \
-         UPDATEs also passed the image-change property",
+         name, {} for a path only a rule or profile requires ({} a profile); {} \
+         validate-only rejections for a profile's path; {} cases with warnings; {} Pod \
+         UPDATEs also passed the image-change property ({} respelled an image, {} moved \
+         a tag or pinned a digest)",
         t.cases,
         elapsed,
         t.accept,
@@ -477,8 +523,12 @@ pub fn run_properties(
         t.injected_volumes,
         t.renamed_volumes,
         t.rule_path_mounts,
+        t.profile_path_mounts,
+        t.profile_rejects,
         t.warned,
         t.pod_updates,
+        t.respelled_updates,
+        t.retagged_updates,
     ))
 }
 
