@@ -904,6 +904,63 @@ EOF
   [ "$output" = "deployment.apps/db-fixed created" ]
 }
 
+# The image a user would deploy for each profile, as `kubectl create
+# deployment --image` takes it. A profile missing here fails the test below,
+# so every profile is tested through the API server.
+profile_image() {
+  case $1 in
+    nginx) echo nginx:1.27 ;;
+    nginx-unprivileged) echo nginxinc/nginx-unprivileged:1.27 ;;
+    postgres) echo postgres:16 ;;
+    mysql) echo mysql:8.4 ;;
+    mariadb) echo mariadb:11.4 ;;
+    mongo) echo mongo:7.0 ;;
+    httpd) echo httpd:2.4 ;;
+    tomcat) echo tomcat:10.1-jdk17 ;;
+    grafana) echo grafana/grafana:11.1.0 ;;
+    traefik) echo traefik:v3.1 ;;
+    jenkins) echo jenkins/jenkins:2.462.3-lts-jdk17 ;;
+    wordpress) echo wordpress:6.6-apache ;;
+    *) echo "no image for profile $1 in tests/cluster.bats profile_image" >&2; return 1 ;;
+  esac
+}
+
+# Every profile with its paths, from the policy's own data
+# (`readonly-rootfs profiles --output json`; make test has built the CLI).
+profiles_json() {
+  local cli=$REPO/target/debug/readonly-rootfs
+  [ -x "$cli" ] || (cd "$REPO" && cargo build --locked --quiet -p readonly-rootfs-cli) >&2
+  "$cli" profiles --output json
+}
+
+@test "applicationProfiles (issue 17): a Deployment of each profile's image is stored with an emptyDir at each of its paths under mutate, and denied naming the profile on each path without" {
+  require_entry profiles-all
+  require_entry profiles-all-validate
+  local profiles name image container paths path spec deployment
+  profiles=$(profiles_json)
+  [ "$(jq length <<<"$profiles")" -ge 12 ]
+  for name in $(jq -r '.[].name' <<<"$profiles"); do
+    image=$(profile_image "$name")
+    container=${image%%:*}
+    container=${container##*/}
+    mapfile -t paths < <(jq -r --arg n "$name" '.[] | select(.name == $n) | .paths[].path' <<<"$profiles")
+    deployment=p-$name
+    run --separate-stderr kubectl create deployment "$deployment" -n profiles-all --image="$image"
+    admitted
+    spec=$(stored profiles-all "deployment/$deployment" | jq .spec.template.spec)
+    has_emptydirs_at "$spec" "$container" '{}' "${paths[@]}"
+    run --separate-stderr kubectl create deployment "$deployment" -n profiles-all-validate --image="$image"
+    denied_by profiles-all-validate "Deployment rejected by the read-only root filesystem policy ($((${#paths[@]} + 1)) violations):"
+    for path in "${paths[@]}"; do
+      has_line "- container \"$container\" (spec.template.spec.containers[0]): no writable volume is mounted at $path; mount a writable volume such as an emptyDir at $path or a parent directory (the policy's $name application profile requires this path)"
+    done
+    not_stored profiles-all-validate "deployment/$deployment"
+    # What the mutating policy stored passes the validating one.
+    create profiles-all-validate <<<"$(stored profiles-all "deployment/$deployment" | jq '.metadata |= {name, labels} | del(.status)')"
+    admitted
+  done
+}
+
 @test "examples/cluster-policy-audit-mode.yaml: monitor mode admits a non-compliant Pod" {
   local ns
   ns=$(namespace_of examples/cluster-policy-audit-mode.yaml)
