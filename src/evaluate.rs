@@ -89,11 +89,6 @@ fn read_settings(raw: Option<&RawValue>) -> Result<Rc<Settings>, Verdict> {
         return Ok(Rc::new(Settings::default()));
     };
     let text = raw.get();
-    // No settings: the defaults, without parsing (policy-server runs every
-    // request on a fresh instance, where the cache below is always empty).
-    if text == "{}" {
-        return Ok(Rc::new(Settings::default()));
-    }
     let cached = SETTINGS.with_borrow(|cache| match cache {
         Some((key, settings)) if **key == *text => Some(Rc::clone(settings)),
         _ => None,
