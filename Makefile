@@ -72,10 +72,25 @@ push: annotated-policy.wasm
 artifacthub-pkg.yml: metadata.yml questions-ui.yml Cargo.toml | need-kwctl
 	kwctl scaffold artifacthub --metadata-path metadata.yml --questions-path questions-ui.yml --output artifacthub-pkg.yml
 
-# Build the policy and evaluate the sample requests in samples/ with it.
-.PHONY: evaluate
-evaluate: policy.wasm host
-	$(HOST) samples samples policy.wasm
+# Build the policy and evaluate the sample requests in samples/ with it:
+# `kwctl run` on annotated-policy.wasm when kwctl is on the PATH or in the
+# engine beside the repository (../shared/engine; scripts/engine.sh unpacks it
+# into target/engine), else the waPC host's `run` on policy.wasm, which builds
+# wasmtime first. scripts/evaluate-samples.py prints the samples either way.
+# `make evaluate-kwctl` and `make evaluate-host` choose the tool.
+.PHONY: evaluate evaluate-kwctl evaluate-host
+evaluate: policy.wasm
+	@engine=$$(bash scripts/engine.sh kwctl) && status=0 || status=$$?; \
+	case $$status in \
+	  0) PATH="$${engine:+$$engine:}$$PATH" $(MAKE) --no-print-directory evaluate-kwctl ;; \
+	  1) echo "make evaluate: no kwctl, so the samples run in the waPC host (policy-host), built with wasmtime first" >&2; \
+	     $(MAKE) --no-print-directory evaluate-host ;; \
+	  *) exit $$status ;; \
+	esac
+evaluate-kwctl: annotated-policy.wasm
+	python3 scripts/evaluate-samples.py kwctl annotated-policy.wasm samples
+evaluate-host: policy.wasm host
+	python3 scripts/evaluate-samples.py $(HOST) policy.wasm samples
 
 .PHONY: fmt
 fmt:
@@ -162,7 +177,7 @@ bench: bench-guests
 # Kubewarden's real policy-server on loopback (bench/policy-server.py: hey,
 # fixed request counts, 8 connections), requests per second and p50/p99 per
 # module, as ratios to the noop guest in the same server. policy-server and
-# kwctl come from the PATH, else from ../shared/engine. Options:
+# kwctl come from the PATH, else from ../shared/engine (scripts/engine.sh). Options:
 # make bench-server BENCH_SERVER_ARGS="--runs 5 --only Mutation".
 .PHONY: bench-server
 bench-server: bench-guests
