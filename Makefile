@@ -30,9 +30,15 @@ policy.wasm: $(SOURCE_FILES) | deps-evaluate
 	wasm-opt $(WASM_OPT_FLAGS) target/$(WASM_TARGET)/release/readonly_rootfs_policy.wasm -o policy.wasm
 	@echo "policy.wasm: $$(stat -c %s policy.wasm) bytes, sha256 $$(sha256sum policy.wasm | cut -d' ' -f1)"
 
+# The waPC host (target/debug/policy-host). Only its binary is built, but with
+# the features cargo resolves for the whole workspace (--workspace), as
+# `cargo test --workspace` does, so the two share one build of wasmtime and
+# `make test` compiles it once: `-p policy-host` alone resolves some of
+# wasmtime's dependencies (indexmap, serde_json) with other features, which
+# rebuilt wasmtime and everything above it a second time.
 .PHONY: host
 host:
-	$(CARGO) build --locked -p policy-host
+	$(CARGO) build --locked --workspace --bin policy-host
 
 # The `readonly-rootfs check` CLI (crates/readonly-rootfs-cli): the policy
 # core run natively on manifests; target/release/readonly-rootfs. Its tests
