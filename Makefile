@@ -65,7 +65,7 @@ annotated-policy.wasm: policy.wasm metadata.yml README.md | need-kwctl
 inspect: annotated-policy.wasm
 	kwctl inspect annotated-policy.wasm
 
-# make push OCI_REF=registry.example.com/policies/readonly-rootfs:v0.1.0
+# make push OCI_REF=registry.example.com/policies/readonly-rootfs:v0.2.0
 # prints the immutable reference (pin its digest, not the tag).
 .PHONY: push
 push: annotated-policy.wasm
@@ -74,9 +74,12 @@ push: annotated-policy.wasm
 
 # Artifact Hub package file, derived from metadata.yml and questions-ui.yml by
 # kwctl; e2e.bats fails when the committed file differs from what kwctl
-# generates (apart from createdAt).
+# generates (apart from createdAt and the release's `changes`, which kwctl
+# does not write: the block at the end of the committed file is kept).
 artifacthub-pkg.yml: metadata.yml questions-ui.yml Cargo.toml | need-kwctl
-	kwctl scaffold artifacthub --metadata-path metadata.yml --questions-path questions-ui.yml --output artifacthub-pkg.yml
+	kwctl scaffold artifacthub --metadata-path metadata.yml --questions-path questions-ui.yml --output $@.new
+	sed -n '/^changes:/,$$p' $@ >> $@.new
+	mv $@.new $@
 
 # Build the policy and evaluate the sample requests in samples/ with it:
 # `kwctl run` on annotated-policy.wasm when kwctl is on the PATH or in the
@@ -160,12 +163,15 @@ WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-sign-ext --enable-nontrappin
 	--enable-mutable-globals --enable-reference-types --enable-multivalue
 BENCH_GUESTS := target/bench-guests
 
-# The two baseline guests of the benchmarks, built like policy.wasm.
+# The baseline guests of the benchmarks, built like policy.wasm: parse-only,
+# noop, and the mutation floor (the cheapest guest returning the policy's
+# mutated object for the mutation case).
 .PHONY: bench-guests
 bench-guests: policy.wasm
-	$(CARGO) build --locked --target $(WASM_TARGET) --release -p bench-guest-parse-only -p bench-guest-noop
+	$(CARGO) build --locked --target $(WASM_TARGET) --release -p bench-guest-parse-only -p bench-guest-noop \
+	  -p bench-guest-mutation-floor
 	mkdir -p $(BENCH_GUESTS)
-	for guest in parse_only noop; do \
+	for guest in parse_only noop mutation_floor; do \
 	  wasm-opt $(WASM_OPT_FLAGS) target/$(WASM_TARGET)/release/bench_guest_$$guest.wasm -o $(BENCH_GUESTS)/$$guest.wasm; \
 	done
 
@@ -190,7 +196,19 @@ bench-server: bench-guests
 	@bash scripts/install-deps.sh bench
 	$(CARGO) run --locked --profile bench -p policy-host --bin bench -- --dump-only target/bench-requests
 	python3 bench/policy-server.py --requests target/bench-requests --policy policy.wasm \
-	  --parse-only $(BENCH_GUESTS)/parse_only.wasm --noop $(BENCH_GUESTS)/noop.wasm $(BENCH_SERVER_ARGS)
+	  --parse-only $(BENCH_GUESTS)/parse_only.wasm --noop $(BENCH_GUESTS)/noop.wasm \
+	  --mutation-floor $(BENCH_GUESTS)/mutation_floor.wasm $(BENCH_SERVER_ARGS)
+
+# In-process, what policy-server does per request: a fresh instance for every
+# call (instantiate from the pre-instantiated module, wapc_init, one call,
+# drop), on 1 and 2 threads, with instruction counts, memory and page faults
+# per request (bench --fresh; see docs/performance.md). Options:
+# make bench-fresh BENCH_FRESH_ARGS="--only 'Pod, 1 container' --fresh-engines epoch,plain".
+.PHONY: bench-fresh
+bench-fresh: bench-guests
+	$(CARGO) run --locked --profile bench -p policy-host --bin bench -- --fresh \
+	  --policy policy.wasm --parse-only $(BENCH_GUESTS)/parse_only.wasm --noop $(BENCH_GUESTS)/noop.wasm \
+	  --mutation-floor $(BENCH_GUESTS)/mutation_floor.wasm $(BENCH_FRESH_ARGS)
 
 .PHONY: clean
 clean:

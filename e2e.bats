@@ -417,6 +417,18 @@ assert_patch() {
   [[ "$output$stderr" == *"Provided settings are not valid"* ]]
 }
 
+@test "invalid settings: a string-prefix image pattern and an unknown profile are refused, saying what to write" {
+  run_policy test_data/pod_readonly_root_with_tmp_emptydir_accepted.json \
+    '{"containerWritablePaths": [{"image": "nginx*", "paths": ["/var/cache/nginx"]}]}'
+  [ "$status" -ne 0 ] || { show; fail_now "expected a non-zero exit"; }
+  [[ "$output$stderr" == *'containerWritablePaths[0].image: "nginx*": '*'for every tag of nginx write "nginx"'* ]] ||
+    { show; fail_now "the pattern and its replacement are not named"; }
+  run_policy test_data/pod_readonly_root_with_tmp_emptydir_accepted.json '{"applicationProfiles": ["ngnix"]}'
+  [ "$status" -ne 0 ] || { show; fail_now "expected a non-zero exit"; }
+  [[ "$output$stderr" == *'applicationProfiles[0]: "ngnix" is not a known application profile; the known profiles are: nginx, '* ]] ||
+    { show; fail_now "the unknown profile and the known ones are not named"; }
+}
+
 # ---------------------------------------------------------------------------
 # Operations and kinds the policy leaves alone
 # ---------------------------------------------------------------------------
@@ -484,7 +496,7 @@ NGINX_RULE='{"image": "docker.io/library/nginx:*", "paths": ["/var/cache/nginx",
 @test "warnings: subPath mounts and a privileged container are warned about" {
   run_policy test_data/pod_subpath_mounts_of_each_volume_kind_warned.json
   assert_accepted
-  assert_warning 'secret volume "db-credentials" is mounted at /etc/api/db-password with subPath'
+  assert_warning 'secret volume "db-credentials" is mounted at "/etc/api/db-password" with subPath'
   run_policy test_data/pod_privileged_and_sys_admin_containers_remount_warned.json
   assert_accepted
   assert_warning 'container "privileged-agent" (spec.containers[0]) is privileged and can remount its root filesystem read-write'
@@ -705,41 +717,77 @@ with_jq() {
   assert_accepted
 }
 
-@test "example cluster-policy-mutate-nginx.yaml: nginx containers also get /var/cache/nginx and /var/run, other containers only /tmp" {
+@test "example cluster-policy-mutate-profiles.yaml: nginx, postgres and grafana containers get their profile's paths, other containers only /tmp" {
   require_kwctl
   use_examples_store
-  local nginx_patch short_image
+  local apps nginx_patch short_image
+  # One Pod, images written as users write them (nginx:1.27 is
+  # docker.io/library/nginx), beside an in-house app: each profile's paths
+  # plus /tmp for its container, /tmp only for the app, 256Mi each.
+  apps="$(with_jq '.request.object.spec.containers = [
+      {"name": "web", "image": "nginx:1.27"},
+      {"name": "db", "image": "postgres:16"},
+      {"name": "dashboards", "image": "grafana/grafana:11.1.0"}
+    ] + .request.object.spec.containers' test_data/pod_without_readonly_root_rejected.json)"
+  run_example cluster-policy-mutate-profiles.yaml "$apps"
+  assert_patch '[
+    {"op": "add", "path": "/spec/containers/0/securityContext", "value": {"readOnlyRootFilesystem": true}},
+    {"op": "add", "path": "/spec/containers/0/volumeMounts", "value": [
+      {"mountPath": "/tmp", "name": "rw-web-tmp"},
+      {"mountPath": "/var/cache/nginx", "name": "rw-web-var-cache-nginx"},
+      {"mountPath": "/var/run", "name": "rw-web-var-run"}]},
+    {"op": "add", "path": "/spec/containers/1/securityContext", "value": {"readOnlyRootFilesystem": true}},
+    {"op": "add", "path": "/spec/containers/1/volumeMounts", "value": [
+      {"mountPath": "/tmp", "name": "rw-db-tmp"},
+      {"mountPath": "/var/run/postgresql", "name": "rw-db-var-run-postgresql"}]},
+    {"op": "add", "path": "/spec/containers/2/securityContext", "value": {"readOnlyRootFilesystem": true}},
+    {"op": "add", "path": "/spec/containers/2/volumeMounts", "value": [
+      {"mountPath": "/tmp", "name": "rw-dashboards-tmp"},
+      {"mountPath": "/var/lib/grafana", "name": "rw-dashboards-var-lib-grafana"}]},
+    {"op": "add", "path": "/spec/containers/3/securityContext/readOnlyRootFilesystem", "value": true},
+    {"op": "add", "path": "/spec/containers/3/volumeMounts/1", "value": {"mountPath": "/tmp", "name": "rw-app-tmp"}},
+    {"op": "add", "path": "/spec/volumes/1", "value": {"emptyDir": {"sizeLimit": "256Mi"}, "name": "rw-web-tmp"}},
+    {"op": "add", "path": "/spec/volumes/2", "value": {"emptyDir": {"sizeLimit": "256Mi"}, "name": "rw-web-var-cache-nginx"}},
+    {"op": "add", "path": "/spec/volumes/3", "value": {"emptyDir": {"sizeLimit": "256Mi"}, "name": "rw-web-var-run"}},
+    {"op": "add", "path": "/spec/volumes/4", "value": {"emptyDir": {"sizeLimit": "256Mi"}, "name": "rw-db-tmp"}},
+    {"op": "add", "path": "/spec/volumes/5", "value": {"emptyDir": {"sizeLimit": "256Mi"}, "name": "rw-db-var-run-postgresql"}},
+    {"op": "add", "path": "/spec/volumes/6", "value": {"emptyDir": {"sizeLimit": "256Mi"}, "name": "rw-dashboards-tmp"}},
+    {"op": "add", "path": "/spec/volumes/7", "value": {"emptyDir": {"sizeLimit": "256Mi"}, "name": "rw-dashboards-var-lib-grafana"}},
+    {"op": "add", "path": "/spec/volumes/8", "value": {"emptyDir": {"sizeLimit": "256Mi"}, "name": "rw-app-tmp"}}
+  ]'
+  # An nginx container that already has /tmp gets only its profile's paths,
+  # with the image written in full or short.
   nginx_patch='[
     {"op": "add", "path": "/spec/containers/0/volumeMounts/1", "value": {"mountPath": "/var/cache/nginx", "name": "rw-web-var-cache-nginx"}},
     {"op": "add", "path": "/spec/containers/0/volumeMounts/2", "value": {"mountPath": "/var/run", "name": "rw-web-var-run"}},
     {"op": "add", "path": "/spec/volumes/1", "value": {"emptyDir": {"sizeLimit": "256Mi"}, "name": "rw-web-var-cache-nginx"}},
     {"op": "add", "path": "/spec/volumes/2", "value": {"emptyDir": {"sizeLimit": "256Mi"}, "name": "rw-web-var-run"}}
   ]'
-  run_example cluster-policy-mutate-nginx.yaml test_data/pod_nginx_without_cache_and_run_volumes.json
+  run_example cluster-policy-mutate-profiles.yaml test_data/pod_nginx_without_cache_and_run_volumes.json
   assert_patch "$nginx_patch"
-  # the image as `nginx:<tag>` is selected too
   short_image="$(with_jq '.request.object.spec.containers[0].image = "nginx:1.27.3"' \
     test_data/pod_nginx_without_cache_and_run_volumes.json)"
-  run_example cluster-policy-mutate-nginx.yaml "$short_image"
+  run_example cluster-policy-mutate-profiles.yaml "$short_image"
   assert_patch "$nginx_patch"
-  # look-alike images and names are not nginx
-  run_example cluster-policy-mutate-nginx.yaml test_data/pod_nginx_name_and_lookalike_images_not_selected_by_rule.json
+  # look-alike repositories (another registry's library/nginx,
+  # library/nginx-unprivileged) and the name "nginx" are not the nginx image
+  run_example cluster-policy-mutate-profiles.yaml test_data/pod_nginx_name_and_lookalike_images_not_selected_by_rule.json
   assert_accepted
   # an emptyDir at /var already covers both paths
-  run_example cluster-policy-mutate-nginx.yaml test_data/pod_nginx_emptydir_at_var_covers_rule_paths_accepted.json
+  run_example cluster-policy-mutate-profiles.yaml test_data/pod_nginx_emptydir_at_var_covers_rule_paths_accepted.json
   assert_accepted
   # a read-only mount at a required path is never shadowed
-  run_example cluster-policy-mutate-nginx.yaml test_data/pod_nginx_configmap_at_var_cache_nginx_shadows_rule_path_rejected.json
+  run_example cluster-policy-mutate-profiles.yaml test_data/pod_nginx_configmap_at_var_cache_nginx_shadows_rule_path_rejected.json
   assert_rejected '- container "web" (spec.containers[0]): /var/cache/nginx must be writable' \
-    'configMap volumes are always read-only'
+    'configMap volumes are always read-only' "(the policy's nginx application profile requires this path)"
   # any other container: the flag and a 256Mi /tmp only
-  run_example cluster-policy-mutate-nginx.yaml test_data/pod_without_readonly_root_rejected.json
+  run_example cluster-policy-mutate-profiles.yaml test_data/pod_without_readonly_root_rejected.json
   assert_patch '[
     {"op": "add", "path": "/spec/containers/0/securityContext/readOnlyRootFilesystem", "value": true},
     {"op": "add", "path": "/spec/containers/0/volumeMounts/1", "value": {"mountPath": "/tmp", "name": "rw-app-tmp"}},
     {"op": "add", "path": "/spec/volumes/1", "value": {"emptyDir": {"sizeLimit": "256Mi"}, "name": "rw-app-tmp"}}
   ]'
-  run_example cluster-policy-mutate-nginx.yaml test_data/pod_readonly_root_false_rejected.json
+  run_example cluster-policy-mutate-profiles.yaml test_data/pod_readonly_root_false_rejected.json
   assert_rejected 'securityContext.readOnlyRootFilesystem is explicitly false'
 }
 
@@ -813,13 +861,16 @@ with_jq() {
   }
 }
 
-@test "kwctl scaffold artifacthub reproduces artifacthub-pkg.yml (apart from createdAt)" {
+@test "kwctl scaffold artifacthub reproduces artifacthub-pkg.yml (apart from createdAt and the changes)" {
   require_kwctl
   run --separate-stderr kwctl scaffold artifacthub --metadata-path metadata.yml \
     --questions-path questions-ui.yml --output "$WORK/artifacthub-pkg.yml"
   [ "$status" -eq 0 ] || { show; fail_now "kwctl scaffold artifacthub failed"; }
   grep -q '^createdAt: ' "$WORK/artifacthub-pkg.yml" || fail_now "no createdAt in the generated file"
-  run diff <(grep -v '^createdAt: ' artifacthub-pkg.yml) <(grep -v '^createdAt: ' "$WORK/artifacthub-pkg.yml")
+  # kwctl does not write the release's `changes` (kept at the end of the
+  # committed file by `make artifacthub-pkg.yml`).
+  grep -q '^changes:' artifacthub-pkg.yml || fail_now "artifacthub-pkg.yml has no changes for this release"
+  run diff <(grep -v '^createdAt: ' artifacthub-pkg.yml | sed '/^changes:/,$d') <(grep -v '^createdAt: ' "$WORK/artifacthub-pkg.yml")
   [ "$status" -eq 0 ] || {
     echo "$output"
     fail_now "artifacthub-pkg.yml is stale: run \`make artifacthub-pkg.yml\` and commit it"

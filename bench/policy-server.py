@@ -7,7 +7,12 @@ policy-server on 127.0.0.1, each under the settings of each selected case, and
 sends every (case, module) pair a fixed number of AdmissionReviews with `hey`
 over several keep-alive connections. Prints a Markdown table: requests per
 second and p50/p99 latency per module, and the policy's ratios to the noop
-guest in the same server (throughput ratio, and p50 latency ratio).
+guest in the same server (throughput ratio, and p50 latency ratio); and
+policy-server's own CPU time and minor page faults per request (from
+/proc/PID/stat around each load run: what a request costs the server,
+much less sensitive to other load on the machine than throughput), with
+hey's CPU time per request and both processes' share of the cores, which
+shows whether the server or the load generator was the bottleneck.
 
 The requests are the in-process benchmark's (`bench --dump-only DIR` writes
 them with index.json), wrapped in an AdmissionReview envelope; each case's
@@ -18,9 +23,16 @@ exactly as the policy does).
 Modules are annotated here with `kwctl annotate -m metadata.yml`, all the
 same way (policy-server refuses a module without Kubewarden metadata).
 
+`--mutation-floor WASM` adds the mutation floor guest (crates/bench-guests/
+mutation-floor: the cheapest guest that returns the policy's mutated object)
+to the mutation cases, where it must answer exactly as the policy does; the
+policy's ratio to it is what mutating costs beyond what the engine itself
+costs for that answer. Within each run the order of the modules rotates, so
+that none is always measured first or last.
+
   bench/policy-server.py --requests DIR --policy policy.wasm \\
-      --noop noop.wasm --parse-only parse_only.wasm [--module NAME=WASM ...] \\
-      [--only TEXT ...] [--runs 3] [--connections 8] [--scale 1.0]
+      --noop noop.wasm --parse-only parse_only.wasm [--mutation-floor floor.wasm] \\
+      [--module NAME=WASM ...] [--only TEXT ...] [--runs 3] [--connections 8] [--scale 1.0]
 
 Needs policy-server and kwctl (from the PATH, else unpacked from
 ../shared/engine into target/engine by scripts/engine.sh), hey (Debian's package; `make bench`
@@ -30,6 +42,7 @@ installs it) and python3's standard library.
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -126,6 +139,13 @@ class Server:
     def url(self, policy):
         return f"http://127.0.0.1:{self.port}/validate/{policy}"
 
+    def usage(self):
+        """(CPU seconds, minor page faults) of the server so far, all threads."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        # After the command: state(0) ... minflt(7) ... utime(11) stime(12).
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / ticks, int(fields[7])
+
     def stop(self):
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -149,11 +169,20 @@ def verdict(response):
     return "mutate" if response.get("patch") else "accept"
 
 
-def load(url, body_file, requests, connections):
-    """One hey run: (requests per second, p50 ms, p99 ms), from its per-request
-    CSV. hey gives each connection requests // connections requests, so the
+def children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def load(url, body_file, requests, connections, server=None):
+    """One hey run: a dict with requests per second, p50 ms, p99 ms (from
+    hey's per-request CSV), elapsed seconds, and, given the server, the
+    server's CPU seconds and minor faults and hey's CPU seconds during the
+    run. hey gives each connection requests // connections requests, so the
     count is a multiple of the connections."""
     requests -= requests % connections
+    before = server.usage() if server else None
+    hey_before = children_cpu()
     out = subprocess.run(
         ["hey", "-n", str(requests), "-c", str(connections), "-m", "POST", "-T", "application/json",
          "-D", str(body_file), "-o", "csv", url],
@@ -169,7 +198,14 @@ def load(url, body_file, requests, connections):
     latencies = sorted(float(r["response-time"]) for r in rows)
     elapsed = max(float(r["offset"]) + float(r["response-time"]) for r in rows)
     percentile = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1e3
-    return requests / elapsed, percentile(0.50), percentile(0.99)
+    result = {"rps": requests / elapsed, "p50": percentile(0.50), "p99": percentile(0.99),
+              "elapsed": elapsed, "requests": requests, "hey_cpu": children_cpu() - hey_before,
+              "load": os.getloadavg()[0], "latencies": latencies}
+    if server:
+        cpu, faults = server.usage()
+        result["server_cpu"] = cpu - before[0]
+        result["server_faults"] = faults - before[1]
+    return result
 
 
 def spread(values, digits):
@@ -187,12 +223,17 @@ def main():
     parser.add_argument("--policy", type=Path, required=True)
     parser.add_argument("--noop", type=Path, required=True)
     parser.add_argument("--parse-only", type=Path, required=True)
+    parser.add_argument("--mutation-floor", type=Path,
+                        help="the mutation floor guest, a baseline for the mutation cases")
     parser.add_argument("--module", action="append", default=[], metavar="NAME=WASM",
                         help="another build of the policy to compare (must answer exactly as the policy)")
     parser.add_argument("--only", action="append", help="case name substring (repeatable); default: a standard set")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--bursts", type=int, default=4,
+                        help="bursts per module and run, the modules taking turns (paired ratios)")
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies the request counts")
+    parser.add_argument("--json", type=Path, help="also write every run's figures to this file")
     parser.add_argument("--no-baselines", action="store_true", help="leave out parse-only (noop stays: it is the unit)")
     args = parser.parse_args()
 
@@ -213,6 +254,8 @@ def main():
     modules.append(("noop", args.noop))
     if not args.no_baselines:
         modules.append(("parse-only", args.parse_only))
+    if args.mutation_floor:
+        modules.append(("mutation-floor", args.mutation_floor))
 
     with tempfile.TemporaryDirectory(prefix="bench-policy-server.") as tmp:
         work = Path(tmp)
@@ -229,7 +272,7 @@ def main():
             c["body"].write_text(json.dumps(
                 {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": payload["request"]}))
             c["size"] = c["body"].stat().st_size
-            for name, _ in modules:
+            for name, _ in case_modules(c, modules):
                 policies[f"{name}-{c['file'][:-5]}"] = {
                     "module": f"file://{annotated[name]}",
                     "allowedToMutate": True,
@@ -247,13 +290,38 @@ def main():
     report(cases, modules, results, args, conditions)
 
 
+def merge(bursts):
+    """One run's figures from its bursts; `burst_rps` keeps each burst's rate."""
+    latencies = sorted(x for b in bursts for x in b["latencies"])
+    requests = sum(b["requests"] for b in bursts)
+    elapsed = sum(b["elapsed"] for b in bursts)
+    percentile = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1e3
+    merged = {"rps": requests / elapsed, "p50": percentile(0.50), "p99": percentile(0.99),
+              "elapsed": elapsed, "requests": requests, "load": bursts[-1]["load"],
+              "burst_rps": [b["rps"] for b in bursts]}
+    for key in ("hey_cpu", "server_cpu", "server_faults"):
+        merged[key] = sum(b[key] for b in bursts)
+    return merged
+
+
+def paired(runs, base):
+    """Per run, the median over bursts of module rate ÷ base rate in the same burst."""
+    return [statistics.median(m / b for m, b in zip(r["burst_rps"], n["burst_rps"]))
+            for r, n in zip(runs, base)]
+
+
+def case_modules(case, modules):
+    """The modules measured on a case: the mutation floor only on mutation cases."""
+    return [(n, p) for n, p in modules if n != "mutation-floor" or case["expect"] == "mutate"]
+
+
 def measure(server, cases, modules, args):
     # Check every answer once, then warm up, before any timing.
     for c in cases:
         expected = post(server.url(f"policy-{c['file'][:-5]}"), c["body"].read_bytes())
         if verdict(expected) != c["expect"]:
             raise SystemExit(f"{c['name']}: the policy answered {verdict(expected)}, expected {c['expect']}")
-        for name, _ in modules:
+        for name, _ in case_modules(c, modules):
             answer = post(server.url(f"{name}-{c['file'][:-5]}"), c["body"].read_bytes())
             if name in ("noop", "parse-only"):
                 if verdict(answer) != "accept":
@@ -263,41 +331,121 @@ def measure(server, cases, modules, args):
             load(server.url(f"{name}-{c['file'][:-5]}"), c["body"], 100, args.connections)
 
     # Interleaved: each run measures every module on a case before the next
-    # case, so load from elsewhere on the machine hits all modules alike.
+    # case, so load from elsewhere on the machine hits all modules alike; the
+    # order of the modules rotates from run to run. Within a run, each
+    # module's requests are sent in --bursts bursts, the modules taking turns,
+    # so that a module and noop are measured close together in time: the
+    # paired ratio (the median over bursts of module ÷ noop in the same
+    # burst) is much less moved by other load than the ratio of two runs.
     results = {}
     for run in range(args.runs):
-        print(f"run {run + 1}/{args.runs}", file=sys.stderr)
+        print(f"run {run + 1}/{args.runs} (load average {os.getloadavg()[0]:.1f})", file=sys.stderr)
         for c in cases:
             count = request_count(c["size"], args.scale)
-            for name, _ in modules:
-                rps, p50, p99 = load(server.url(f"{name}-{c['file'][:-5]}"), c["body"], count, args.connections)
-                results.setdefault((c["file"], name), []).append((rps, p50, p99))
+            names = case_modules(c, modules)
+            bursts = {}
+            for burst in range(args.bursts):
+                shift = (run + burst) % len(names)
+                for name, _ in names[shift:] + names[:shift]:
+                    r = load(server.url(f"{name}-{c['file'][:-5]}"), c["body"],
+                             max(args.connections, count // args.bursts), args.connections, server)
+                    bursts.setdefault(name, []).append(r)
+            for name, rs in bursts.items():
+                results.setdefault((c["file"], name), []).append(merge(rs))
     return results
+
+
+# The issue's targets (#19), each (case substring, module, baseline, limit on
+# the median throughput ratio module ÷ baseline).
+TARGETS = [
+    ("Pod, 1 container, compliant", "policy", "noop", 0.95),
+    ("Pod, 1 container, compliant", "policy", "parse-only", 1.00),
+    ("Pod, 100 containers, compliant", "policy", "noop", 0.85),
+    ("Mutation", "policy", "mutation-floor", 0.97),
+]
 
 
 def report(cases, modules, results, args, conditions):
     names = [name for name, _ in modules]
-    print(f"\n{conditions}. {args.runs} runs; per run and module {args.connections} connections; "
-          "median of the runs (min–max). Ratios are to the noop guest in the same server, per run.\n")
-    print("| case | request | requests | module | requests/s | p50 ms | p99 ms | throughput ÷ noop | p50 ÷ noop |")
-    print("|---|---:|---:|---|---:|---:|---:|---:|---:|")
+    print(f"\n{conditions}. {args.runs} runs; per run and module {args.connections} connections, "
+          f"the requests in {args.bursts} bursts, the modules taking turns; median of the runs (min–max). "
+          "Ratios are to the noop guest in the same server, per run: throughput ÷ noop from the runs' "
+          "totals, paired ÷ noop the median over bursts of the ratio of the module's and noop's "
+          "bursts of the same turn (the steadier figure on a loaded machine).\n")
+    print("| case | request | requests | module | requests/s | p50 ms | p99 ms | throughput ÷ noop "
+          "| paired ÷ noop | p50 ÷ noop |")
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|")
     for c in cases:
-        count = request_count(c["size"], args.scale)
-        count -= count % args.connections
         noop = results[(c["file"], "noop")]
+        count = noop[0]["requests"]
+        first = True
         for name in names:
+            if (c["file"], name) not in results:
+                continue
             runs = results[(c["file"], name)]
-            rps = [r[0] for r in runs]
-            p50 = [r[1] for r in runs]
-            p99 = [r[2] for r in runs]
-            ratio_rps = [r[0] / n[0] for r, n in zip(runs, noop)]
-            ratio_p50 = [r[1] / n[1] for r, n in zip(runs, noop)]
-            first = name == names[0]
+            ratio_rps = [r["rps"] / n["rps"] for r, n in zip(runs, noop)]
+            ratio_p50 = [r["p50"] / n["p50"] for r, n in zip(runs, noop)]
+            not_noop = name != "noop"
             print(
                 f"| {c['name'] if first else ''} | {c['size'] / 1000:.1f} KB | {count} "
-                f"| {name} | {spread(rps, 0)} | {spread(p50, 2)} | {spread(p99, 2)} "
-                f"| {'' if name == 'noop' else spread(ratio_rps, 2)} | {'' if name == 'noop' else spread(ratio_p50, 2)} |"
+                f"| {name} | {spread([r['rps'] for r in runs], 0)} | {spread([r['p50'] for r in runs], 2)} "
+                f"| {spread([r['p99'] for r in runs], 2)} "
+                f"| {spread(ratio_rps, 2) if not_noop else ''} | {spread(paired(runs, noop), 2) if not_noop else ''} "
+                f"| {spread(ratio_p50, 2) if not_noop else ''} |"
             )
+            first = False
+
+    cores = os.cpu_count()
+    print("\npolicy-server's CPU time per request (all its threads, /proc/PID/stat, 10 ms ticks) and "
+          "minor page faults per request; noop's CPU time over the module's (1.00 = as cheap as noop); "
+          "hey's CPU time per request; each process's share of the "
+          f"{cores} cores during the run (server + hey well under {cores * 100}% means something else "
+          "was running too). Load average: at the end of each run.\n")
+    print("| case | module | server CPU µs/request | noop ÷ module (CPU) | page faults/request "
+          "| hey CPU µs/request | server cores % | hey cores % | load average |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for c in cases:
+        noop = results[(c["file"], "noop")]
+        first = True
+        for name in names:
+            if (c["file"], name) not in results:
+                continue
+            runs = results[(c["file"], name)]
+            cpu = [r["server_cpu"] / r["requests"] * 1e6 for r in runs]
+            ratio = [(n["server_cpu"] / n["requests"]) / (r["server_cpu"] / r["requests"]) for r, n in zip(runs, noop)]
+            faults = [r["server_faults"] / r["requests"] for r in runs]
+            hey = [r["hey_cpu"] / r["requests"] * 1e6 for r in runs]
+            server_share = [r["server_cpu"] / r["elapsed"] * 100 for r in runs]
+            hey_share = [r["hey_cpu"] / r["elapsed"] * 100 for r in runs]
+            print(
+                f"| {c['name'] if first else ''} | {name} | {spread(cpu, 0)} "
+                f"| {'' if name == 'noop' else spread(ratio, 2)} | {spread(faults, 1)} | {spread(hey, 0)} "
+                f"| {spread(server_share, 0)} | {spread(hey_share, 0)} | {spread([r['load'] for r in runs], 1)} |"
+            )
+            first = False
+
+    rows = []
+    for text, module, base, limit in TARGETS:
+        for c in cases:
+            if text not in c["name"] or (c["file"], module) not in results or (c["file"], base) not in results:
+                continue
+            mine, theirs = results[(c["file"], module)], results[(c["file"], base)]
+            rps = paired(mine, theirs)
+            cpu = [(t["server_cpu"] / t["requests"]) / (m["server_cpu"] / m["requests"]) for m, t in zip(mine, theirs)]
+            met = statistics.median(rps) >= limit
+            rows.append(f"| {c['name']}: {module} ÷ {base} | ≥ {limit:.2f} | {spread(rps, 2)} | {spread(cpu, 2)} "
+                        f"| {'met' if met else 'NOT MET'} |")
+    if rows:
+        print("\nTargets (issue #19): the median over runs of the paired throughput ratio; the ratio of "
+              "server CPU per request (baseline ÷ module) beside it.\n")
+        print("| target | limit | paired throughput ratio | server CPU ratio | |")
+        print("|---|---:|---:|---:|---|")
+        print("\n".join(rows))
+
+    if args.json:
+        raw = {f"{c['name']} | {name}": results[(c["file"], name)]
+               for c in cases for name in names if (c["file"], name) in results}
+        args.json.write_text(json.dumps({"conditions": conditions, "runs": raw}, indent=1))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 
   fuzz/corpus/validate_payload/seed-*   {"request": <fixture .request>, "settings": ...}
   fuzz/corpus/settings/seed-*           valid and invalid settings objects
+  fuzz/corpus/image_reference/seed-*    the image-reference vectors and the
+                                        image patterns of tests/cases.json
 
 Sources: test_data/*.json (AdmissionReview fixtures), tests/cases.json (the
 fixture table: fixture + settings pairs) when present, and a fixed list of
@@ -81,7 +83,7 @@ SETTINGS_SEEDS = [
     {"writableVolume": {"sizeLimit": "+.5E-2"}},
     {"writableVolume": {"size": "1Gi"}},
     {"writableVolume": []},
-    {"containerWritablePaths": [{"image": "nginx*", "paths": ["/var/cache/nginx", "/var/run/"]}]},
+    {"containerWritablePaths": [{"image": "nginx", "paths": ["/var/cache/nginx", "/var/run/"]}]},
     {
         "requiredWritablePaths": ["/tmp"],
         "containerWritablePaths": [
@@ -93,17 +95,50 @@ SETTINGS_SEEDS = [
     },
     {"containerWritablePaths": [{"paths": ["/tmp"]}]},
     {"containerWritablePaths": [{"name": "", "image": "", "paths": ["/tmp"]}]},
-    {"containerWritablePaths": [{"name": None, "image": "nginx*", "paths": ["/tmp"]}]},
-    {"containerWritablePaths": [{"image": "nginx*", "paths": []}]},
-    {"containerWritablePaths": [{"image": "nginx*"}]},
-    {"containerWritablePaths": [{"image": "nginx*", "paths": ["/a", "/a/"]}]},
-    {"containerWritablePaths": [{"image": "nginx*", "paths": ["relative", "/"]}]},
-    {"containerWritablePaths": [{"image": "nginx*", "paths": ["", None]}]},
+    {"containerWritablePaths": [{"name": None, "image": "nginx", "paths": ["/tmp"]}]},
+    {"containerWritablePaths": [{"image": "nginx", "paths": []}]},
+    {"containerWritablePaths": [{"image": "nginx"}]},
+    {"containerWritablePaths": [{"image": "nginx", "paths": ["/a", "/a/"]}]},
+    {"containerWritablePaths": [{"image": "nginx", "paths": ["relative", "/"]}]},
+    {"containerWritablePaths": [{"image": "nginx", "paths": ["", None]}]},
     {"containerWritablePaths": [{"image": "ng*nx", "paths": ["/tmp"]}]},
-    {"containerWritablePaths": [{"image": "nginx*", "path": ["/tmp"]}]},
+    {"containerWritablePaths": [{"image": "nginx", "path": ["/tmp"]}]},
     {"containerWritablePaths": [None]},
     {"containerWritablePaths": ["nginx"]},
-    {"containerWritablePaths": {"image": "nginx*", "paths": ["/tmp"]}},
+    {"containerWritablePaths": {"image": "nginx", "paths": ["/tmp"]}},
+    # Image patterns (POLICY-SPEC.md "Image references and image patterns"):
+    # every form of the table, valid, and the forms validate_settings rejects.
+    {
+        "exemptContainers": [
+            {"image": "*"},
+            {"image": "nginx"},
+            {"image": "docker.io/library/nginx:*"},
+            {"image": "index.docker.io/library/nginx:1.27"},
+            {"image": "nginx@sha256:" + "ab" * 32},
+            {"image": "nginx:1.27@sha256:" + "ab" * 32},
+            {"image": "registry.example.com/*"},
+            {"image": "localhost:5000/team/*"},
+            {"image": "[::1]:5000/app:v1"},
+        ]
+    },
+    {"exemptContainers": [{"image": "nginx*"}]},
+    {"exemptContainers": [{"image": "registry.example.com/debug*"}]},
+    {"exemptContainers": [{"image": "nginx:1.2*"}]},
+    {"exemptContainers": [{"image": "Nginx"}]},
+    {"exemptContainers": [{"image": "nginx@sha256:abc"}]},
+    {"exemptContainers": [{"image": "nginx@md5:" + "0" * 32}]},
+    {"exemptContainers": [{"image": "registry.example.com//x"}]},
+    {"exemptContainers": [{"image": "nginx:1.27:*"}]},
+    {"exemptContainers": [{"image": "/*"}]},
+    {"containerWritablePaths": [{"image": "nginx:" + "1" * 129, "paths": ["/tmp"]}]},
+    # Application profiles.
+    {"applicationProfiles": ["nginx", "nginx-unprivileged", "postgres", "mysql", "mariadb", "mongo",
+                             "httpd", "tomcat", "grafana", "traefik", "jenkins", "wordpress"]},
+    {"applicationProfiles": ["ngnix"]},
+    {"applicationProfiles": ["nginx", "nginx"]},
+    {"applicationProfiles": ["", None]},
+    {"applicationProfiles": [1]},
+    {"applicationProfiles": "nginx"},
     {"warnSubPathMounts": True},
     {"warnSubPathMounts": "false"},
     {"exemptContainers": [None, {"name": "", "image": "*"}]},
@@ -154,9 +189,34 @@ def cases():
     return [c for c in table if isinstance(c, dict)]
 
 
+def image_texts(table):
+    """The inputs of tests/image-reference-vectors.json and every image and
+    image pattern the table's settings and fixtures use."""
+    texts = []
+    with open(os.path.join(ROOT, "tests", "image-reference-vectors.json"), encoding="utf-8") as f:
+        texts += [v["input"] for v in json.load(f)]
+
+    def walk(value):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key == "image" and isinstance(item, str):
+                    texts.append(item)
+                else:
+                    walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    for case in table:
+        walk(case.get("settings"))
+    for request in fixtures().values():
+        walk(request)
+    return sorted(set(texts))
+
+
 def build():
     """{target: {file name: bytes}}"""
-    seeds = {"validate_payload": {}, "settings": {}}
+    seeds = {"validate_payload": {}, "settings": {}, "image_reference": {}}
     requests = fixtures()
     table = cases()
 
@@ -184,6 +244,8 @@ def build():
         add("settings", "fixture", dumps(settings))
     for data in RAW_SETTINGS_SEEDS:
         add("settings", "raw", data)
+    for text in image_texts(table):
+        add("image_reference", "image", text.encode())
     return seeds
 
 

@@ -18,7 +18,7 @@ CARGO_FUZZ_VERSION=0.13.2
 TOOLCHAIN=${FUZZ_TOOLCHAIN:-nightly}
 SECONDS_PER_TARGET=${FUZZ_SECONDS:-20}
 SANITIZER=${FUZZ_SANITIZER:-address}
-ALL_TARGETS=(validate_payload settings pod_structure)
+ALL_TARGETS=(validate_payload settings pod_structure image_reference)
 if [ $# -gt 0 ]; then TARGETS=("$@"); else TARGETS=("${ALL_TARGETS[@]}"); fi
 
 if ! rustup run "$TOOLCHAIN" rustc --version >/dev/null 2>&1; then
@@ -52,7 +52,11 @@ for target in "${TARGETS[@]}"; do
     inputs+=("$work/regressions")
   fi
   dict=()
-  [ "$target" != pod_structure ] && dict=(-dict=dicts/admission.dict)
+  case "$target" in
+    pod_structure) ;;
+    image_reference) dict=(-dict=dicts/image_reference.dict) ;;
+    *) dict=(-dict=dicts/admission.dict) ;;
+  esac
   echo "=== fuzz smoke: $target for ${SECONDS_PER_TARGET}s (sanitizer: $SANITIZER)"
   if cargo "+$TOOLCHAIN" fuzz run -s "$SANITIZER" "$target" "$new_corpus" "${inputs[@]}" -- \
       -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=2048 -timeout=10 \

@@ -37,9 +37,13 @@ impl Verdict {
         }
     }
 
+    /// A rejection for a request that cannot be read or is not allowed. The
+    /// message may embed text of the request (a parser's error quoting a
+    /// key): it is made line-safe, so it cannot forge lines.
     fn reject(message: impl Into<String>) -> Verdict {
+        let message = message.into();
         Verdict::Reject {
-            message: message.into(),
+            message: crate::escape::line_safe(&message),
             warnings: Vec::new(),
         }
     }
@@ -85,6 +89,11 @@ fn read_settings(raw: Option<&RawValue>) -> Result<Rc<Settings>, Verdict> {
         return Ok(Rc::new(Settings::default()));
     };
     let text = raw.get();
+    // No settings: the defaults, without parsing (policy-server runs every
+    // request on a fresh instance, where the cache below is always empty).
+    if text == "{}" {
+        return Ok(Rc::new(Settings::default()));
+    }
     let cached = SETTINGS.with_borrow(|cache| match cache {
         Some((key, settings)) if **key == *text => Some(Rc::clone(settings)),
         _ => None,
@@ -126,7 +135,12 @@ pub fn evaluate(request: &AdmissionRequest, settings: &Settings) -> Verdict {
     match request.operation.as_deref() {
         Some("DELETE") | Some("CONNECT") => return Verdict::accept(),
         Some("CREATE") | Some("UPDATE") => {}
-        Some(other) => return Verdict::reject(format!("unknown admission operation \"{other}\"")),
+        Some(other) => {
+            return Verdict::reject(format!(
+                "unknown admission operation {}",
+                crate::escape::quoted(other)
+            ));
+        }
         None => return Verdict::reject("the admission request has no operation"),
     }
     let Some(gvk) = &request.kind else {

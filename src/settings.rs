@@ -2,10 +2,13 @@
 //! offending key or value, and unknown keys are rejected (a typo must never
 //! silently switch a feature off).
 
+use crate::escape::quoted;
+use crate::profiles::{APPLICATION_PROFILES, ApplicationProfile};
+pub use crate::selector::{ContainerImage, ContainerSelector, ImagePattern};
 use serde_json::{Map, Value};
 
 /// The keys `validate_settings` accepts, in documentation order.
-pub const SETTING_KEYS: [&str; 7] = [
+pub const SETTING_KEYS: [&str; 8] = [
     "requiredWritablePaths",
     "exemptContainers",
     "exemptEphemeralContainers",
@@ -13,11 +16,33 @@ pub const SETTING_KEYS: [&str; 7] = [
     "writableVolume",
     "containerWritablePaths",
     "warnSubPathMounts",
+    "applicationProfiles",
 ];
 
 const WRITABLE_VOLUME_KEYS: [&str; 2] = ["medium", "sizeLimit"];
 const EXEMPTION_KEYS: [&str; 2] = ["name", "image"];
 const RULE_KEYS: [&str; 3] = ["name", "image", "paths"];
+
+/// Where a value is in the settings (`containerWritablePaths[1].paths[0]`),
+/// written out only when an error names it: settings are read on every
+/// request (policy-server runs each in a fresh instance), and valid ones
+/// need no key strings.
+#[derive(Clone, Copy)]
+enum Key<'a> {
+    Setting(&'static str),
+    Index(&'a Key<'a>, usize),
+    Field(&'a Key<'a>, &'static str),
+}
+
+impl std::fmt::Display for Key<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            Key::Setting(name) => f.write_str(name),
+            Key::Index(parent, index) => write!(f, "{parent}[{index}]"),
+            Key::Field(parent, field) => write!(f, "{parent}.{field}"),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -31,6 +56,11 @@ pub struct Settings {
     /// More required writable paths for the containers each rule selects.
     pub container_writable_paths: Vec<WritablePathRule>,
     pub warn_sub_path_mounts: bool,
+    /// The profiles named in `applicationProfiles`, in that order.
+    pub application_profiles: Vec<&'static ApplicationProfile>,
+    /// One rule per repository of each profile, in that order: checked and
+    /// injected exactly like `containerWritablePaths`, after them.
+    pub profile_rules: Vec<WritablePathRule>,
 }
 
 impl Default for Settings {
@@ -43,32 +73,29 @@ impl Default for Settings {
             writable_volume: WritableVolume::default(),
             container_writable_paths: Vec::new(),
             warn_sub_path_mounts: true,
+            application_profiles: Vec::new(),
+            profile_rules: Vec::new(),
         }
     }
 }
 
-/// Which containers an exemption or a writable-path rule applies to. When
-/// both `name` and `image` are set, both must match: that is what stops a
-/// pod from exempting itself by naming a container like a trusted sidecar.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContainerSelector {
-    pub name: Option<String>,
-    pub image: Option<ImagePattern>,
-}
-
-/// A `containerWritablePaths` rule: the containers it selects must be able
-/// to write to each of `paths` (absolute, normalised, unique).
+/// A `containerWritablePaths` rule or an application profile: the
+/// containers it selects must be able to write to each of `paths`
+/// (absolute, normalised, unique).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WritablePathRule {
     pub selector: ContainerSelector,
     pub paths: Vec<String>,
+    pub origin: RuleOrigin,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ImagePattern {
-    Exact(String),
-    /// From a pattern ending in `*`; `"*"` alone is the empty prefix.
-    Prefix(String),
+/// Where a rule comes from, as a rejection message names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleOrigin {
+    /// `containerWritablePaths[index]`.
+    Setting { index: usize },
+    /// A built-in profile named in `applicationProfiles`.
+    Profile(&'static ApplicationProfile),
 }
 
 /// Shape of the `emptyDir` that mutation injects.
@@ -79,56 +106,19 @@ pub struct WritableVolume {
     pub size_limit: Option<String>,
 }
 
-impl ContainerSelector {
-    pub fn matches(&self, container_name: &str, container_image: Option<&str>) -> bool {
-        let name_matches = self.name.as_deref().is_none_or(|n| n == container_name);
-        let image_matches = match &self.image {
-            None => true,
-            Some(pattern) => container_image.is_some_and(|image| pattern.matches(image)),
-        };
-        name_matches && image_matches
-    }
-
-    /// How a rejection message names the selector: `image "nginx*"`,
-    /// `name "web" and image "nginx*"`.
-    pub fn describe(&self) -> String {
-        let name = self.name.as_deref().map(|n| format!("name {}", quote(n)));
-        let image = self
-            .image
-            .as_ref()
-            .map(|i| format!("image {}", quote(&i.to_string())));
-        match (name, image) {
-            (Some(name), Some(image)) => format!("{name} and {image}"),
-            (Some(one), None) | (None, Some(one)) => one,
-            (None, None) => "every container".to_string(),
-        }
-    }
-}
-
-impl ImagePattern {
-    pub fn matches(&self, image: &str) -> bool {
-        match self {
-            ImagePattern::Exact(exact) => image == exact,
-            ImagePattern::Prefix(prefix) => image.starts_with(prefix.as_str()),
-        }
-    }
-}
-
-/// The pattern as written in the settings.
-impl std::fmt::Display for ImagePattern {
-    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        match self {
-            ImagePattern::Exact(exact) => f.write_str(exact),
-            ImagePattern::Prefix(prefix) => write!(f, "{prefix}*"),
-        }
-    }
-}
-
 impl Settings {
-    pub fn is_exempt(&self, container_name: &str, container_image: Option<&str>) -> bool {
+    pub fn is_exempt(&self, container_name: &str, container_image: &ContainerImage) -> bool {
         self.exempt_containers
             .iter()
             .any(|e| e.matches(container_name, container_image))
+    }
+
+    /// Every rule that adds required writable paths: `containerWritablePaths`
+    /// in order, then the application profiles' rules.
+    pub fn writable_path_rules(&self) -> impl Iterator<Item = &WritablePathRule> {
+        self.container_writable_paths
+            .iter()
+            .chain(&self.profile_rules)
     }
 
     /// Parses and validates settings. `null` means "no settings".
@@ -143,19 +133,21 @@ impl Settings {
                 ));
             }
         };
-        reject_unknown_keys(map, &SETTING_KEYS, "")?;
+        reject_unknown_keys(map, &SETTING_KEYS, None)?;
         let mut settings = Settings::default();
         if let Some(v) = present(map, "requiredWritablePaths") {
-            settings.required_writable_paths = parse_paths(v, "requiredWritablePaths")?;
+            settings.required_writable_paths =
+                parse_paths(v, &Key::Setting("requiredWritablePaths"))?;
         }
         if let Some(v) = present(map, "exemptContainers") {
             settings.exempt_containers = parse_exemptions(v)?;
         }
         if let Some(v) = present(map, "exemptEphemeralContainers") {
-            settings.exempt_ephemeral_containers = parse_bool(v, "exemptEphemeralContainers")?;
+            settings.exempt_ephemeral_containers =
+                parse_bool(v, &Key::Setting("exemptEphemeralContainers"))?;
         }
         if let Some(v) = present(map, "mutate") {
-            settings.mutate = parse_bool(v, "mutate")?;
+            settings.mutate = parse_bool(v, &Key::Setting("mutate"))?;
         }
         if let Some(v) = present(map, "writableVolume") {
             settings.writable_volume = parse_writable_volume(v)?;
@@ -164,7 +156,11 @@ impl Settings {
             settings.container_writable_paths = parse_rules(v)?;
         }
         if let Some(v) = present(map, "warnSubPathMounts") {
-            settings.warn_sub_path_mounts = parse_bool(v, "warnSubPathMounts")?;
+            settings.warn_sub_path_mounts = parse_bool(v, &Key::Setting("warnSubPathMounts"))?;
+        }
+        if let Some(v) = present(map, "applicationProfiles") {
+            settings.application_profiles = parse_profiles(v)?;
+            settings.profile_rules = profile_rules(&settings.application_profiles);
         }
         Ok(settings)
     }
@@ -181,16 +177,21 @@ fn present<'v>(map: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
     map.get(key).filter(|v| !v.is_null())
 }
 
+/// `parent`: the object's key (`None` for the settings themselves).
 fn reject_unknown_keys(
     map: &Map<String, Value>,
     allowed: &[&str],
-    prefix: &str,
+    parent: Option<&Key>,
 ) -> Result<(), String> {
     match map.keys().find(|k| !allowed.contains(&k.as_str())) {
         None => Ok(()),
         Some(key) => Err(format!(
-            "unknown setting \"{prefix}{key}\"; valid {} are: {}",
-            if prefix.is_empty() {
+            "unknown setting {}; valid {} are: {}",
+            quote(&match parent {
+                Some(parent) => format!("{parent}.{key}"),
+                None => key.to_string(),
+            }),
+            if parent.is_none() {
                 "settings"
             } else {
                 "keys here"
@@ -211,12 +212,13 @@ fn describe(value: &Value) -> String {
     }
 }
 
-/// JSON-quotes a user-provided value so that empty strings and spaces show.
+/// Quotes a user-provided value so that empty strings and spaces show, and
+/// control characters cannot break the message.
 fn quote(s: &str) -> String {
-    Value::String(s.to_string()).to_string()
+    quoted(s)
 }
 
-fn parse_bool(value: &Value, key: &str) -> Result<bool, String> {
+fn parse_bool(value: &Value, key: &Key) -> Result<bool, String> {
     value
         .as_bool()
         .ok_or_else(|| format!("{key} must be true or false, got {}", describe(value)))
@@ -224,7 +226,7 @@ fn parse_bool(value: &Value, key: &str) -> Result<bool, String> {
 
 /// A list of absolute paths at `key` (`requiredWritablePaths`, or a rule's
 /// `paths`), normalised and unique.
-fn parse_paths(value: &Value, key: &str) -> Result<Vec<String>, String> {
+fn parse_paths(value: &Value, key: &Key) -> Result<Vec<String>, String> {
     let items = value.as_array().ok_or_else(|| {
         format!(
             "{key} must be a list of absolute paths, got {}",
@@ -233,7 +235,7 @@ fn parse_paths(value: &Value, key: &str) -> Result<Vec<String>, String> {
     })?;
     let mut paths: Vec<String> = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let item_key = format!("{key}[{i}]");
+        let item_key = Key::Index(key, i);
         let raw = match item {
             Value::String(raw) if !raw.is_empty() => raw,
             // A form's empty row arrives as "" or null: say what to enter.
@@ -274,6 +276,9 @@ fn normalize_required_path(raw: &str) -> Result<String, String> {
             quote(raw)
         ));
     }
+    if trimmed.chars().any(char::is_control) {
+        return Err(format!("{} contains a control character", quote(raw)));
+    }
     for segment in trimmed[1..].split('/') {
         match segment {
             "" => return Err(format!("{} contains an empty path segment", quote(raw))),
@@ -292,9 +297,9 @@ fn normalize_required_path(raw: &str) -> Result<String, String> {
 /// A list at `key` whose items `parse` reads, each named `key[i]` in errors.
 fn parse_list<T>(
     value: &Value,
-    key: &str,
+    key: &Key,
     expected: &str,
-    parse: impl Fn(&Value, &str) -> Result<T, String>,
+    parse: impl Fn(&Value, &Key) -> Result<T, String>,
 ) -> Result<Vec<T>, String> {
     let items = value.as_array().ok_or_else(|| {
         format!(
@@ -305,20 +310,20 @@ fn parse_list<T>(
     items
         .iter()
         .enumerate()
-        .map(|(i, item)| parse(item, &format!("{key}[{i}]")))
+        .map(|(i, item)| parse(item, &Key::Index(key, i)))
         .collect()
 }
 
 fn parse_exemptions(value: &Value) -> Result<Vec<ContainerSelector>, String> {
     parse_list(
         value,
-        "exemptContainers",
+        &Key::Setting("exemptContainers"),
         "container names or {name, image} objects",
         parse_exemption,
     )
 }
 
-fn parse_exemption(item: &Value, key: &str) -> Result<ContainerSelector, String> {
+fn parse_exemption(item: &Value, key: &Key) -> Result<ContainerSelector, String> {
     match item {
         // A bare name has no key to remove: say so for a blank one.
         Value::String(name) if name.is_empty() => Err(format!(
@@ -329,7 +334,7 @@ fn parse_exemption(item: &Value, key: &str) -> Result<ContainerSelector, String>
             image: None,
         }),
         Value::Object(map) => {
-            reject_unknown_keys(map, &EXEMPTION_KEYS, &format!("{key}."))?;
+            reject_unknown_keys(map, &EXEMPTION_KEYS, Some(key))?;
             parse_selector(map, key)
         }
         // A form's blank entry arrives as null.
@@ -344,20 +349,20 @@ fn parse_exemption(item: &Value, key: &str) -> Result<ContainerSelector, String>
 /// The `name` and `image` of an exemption object or a rule: at least one,
 /// each valid. A key set to null counts as absent; an empty string is an
 /// error, never "match anything" (a blank must not widen a selector).
-fn parse_selector(map: &Map<String, Value>, key: &str) -> Result<ContainerSelector, String> {
+fn parse_selector(map: &Map<String, Value>, key: &Key) -> Result<ContainerSelector, String> {
     let name = match present(map, "name") {
         None => None,
         Some(v) => {
-            let name_key = format!("{key}.name");
+            let name_key = Key::Field(key, "name");
             Some(parse_name(string_at(v, &name_key)?, &name_key)?)
         }
     };
     let image = match present(map, "image") {
         None => None,
-        Some(v) => Some(parse_image_pattern(
-            string_at(v, &format!("{key}.image"))?,
-            &format!("{key}.image"),
-        )?),
+        Some(v) => {
+            let image_key = Key::Field(key, "image");
+            Some(parse_image_pattern(string_at(v, &image_key)?, &image_key)?)
+        }
     };
     if name.is_none() && image.is_none() {
         return Err(empty_selector(key));
@@ -365,20 +370,24 @@ fn parse_selector(map: &Map<String, Value>, key: &str) -> Result<ContainerSelect
     Ok(ContainerSelector { name, image })
 }
 
-fn empty_selector(key: &str) -> String {
+fn empty_selector(key: &Key) -> String {
     format!("{key} is empty: give a container name, an image, or both")
 }
 
 fn parse_rules(value: &Value) -> Result<Vec<WritablePathRule>, String> {
-    parse_list(
+    let mut rules = parse_list(
         value,
-        "containerWritablePaths",
+        &Key::Setting("containerWritablePaths"),
         "{name, image, paths} rules",
         parse_rule,
-    )
+    )?;
+    for (index, rule) in rules.iter_mut().enumerate() {
+        rule.origin = RuleOrigin::Setting { index };
+    }
+    Ok(rules)
 }
 
-fn parse_rule(item: &Value, key: &str) -> Result<WritablePathRule, String> {
+fn parse_rule(item: &Value, key: &Key) -> Result<WritablePathRule, String> {
     let map = match item {
         Value::Object(map) => map,
         Value::Null => {
@@ -393,9 +402,9 @@ fn parse_rule(item: &Value, key: &str) -> Result<WritablePathRule, String> {
             ));
         }
     };
-    reject_unknown_keys(map, &RULE_KEYS, &format!("{key}."))?;
+    reject_unknown_keys(map, &RULE_KEYS, Some(key))?;
     let selector = parse_selector(map, key)?;
-    let paths_key = format!("{key}.paths");
+    let paths_key = Key::Field(key, "paths");
     let paths = match present(map, "paths") {
         None => {
             return Err(format!(
@@ -409,16 +418,92 @@ fn parse_rule(item: &Value, key: &str) -> Result<WritablePathRule, String> {
             "{paths_key} is empty: list at least one absolute path"
         ));
     }
-    Ok(WritablePathRule { selector, paths })
+    Ok(WritablePathRule {
+        selector,
+        paths,
+        origin: RuleOrigin::Setting { index: 0 },
+    })
 }
 
-fn string_at<'v>(value: &'v Value, key: &str) -> Result<&'v str, String> {
+/// `applicationProfiles`: names of built-in profiles, each once.
+fn parse_profiles(value: &Value) -> Result<Vec<&'static ApplicationProfile>, String> {
+    let items = value.as_array().ok_or_else(|| {
+        format!(
+            "applicationProfiles must be a list of profile names, got {}",
+            describe(value)
+        )
+    })?;
+    let mut profiles: Vec<&'static ApplicationProfile> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let name = match item {
+            Value::String(name) if !name.is_empty() => name,
+            Value::String(_) | Value::Null => {
+                return Err(format!(
+                    "applicationProfiles[{i}] is empty: enter a profile name ({}), or remove the entry",
+                    known_profiles()
+                ));
+            }
+            other => {
+                return Err(format!(
+                    "applicationProfiles[{i}] must be a profile name, got {}",
+                    describe(other)
+                ));
+            }
+        };
+        let Some(profile) = APPLICATION_PROFILES.iter().find(|p| p.name == name) else {
+            return Err(format!(
+                "applicationProfiles[{i}]: {} is not a known application profile; the known profiles are: {}",
+                quote(name),
+                known_profiles()
+            ));
+        };
+        if let Some(first) = profiles.iter().position(|p| p.name == profile.name) {
+            return Err(format!(
+                "applicationProfiles[{i}]: {} repeats applicationProfiles[{first}]",
+                quote(name)
+            ));
+        }
+        profiles.push(profile);
+    }
+    Ok(profiles)
+}
+
+fn known_profiles() -> String {
+    let mut names = String::new();
+    for profile in APPLICATION_PROFILES {
+        if !names.is_empty() {
+            names.push_str(", ");
+        }
+        names.push_str(profile.name);
+    }
+    names
+}
+
+/// The rules of `profiles`: one per repository, selecting it by image.
+fn profile_rules(profiles: &[&'static ApplicationProfile]) -> Vec<WritablePathRule> {
+    let mut rules = Vec::new();
+    for &profile in profiles {
+        for repository in profile.repositories {
+            rules.push(WritablePathRule {
+                selector: ContainerSelector {
+                    name: None,
+                    image: Some(ImagePattern::built_in_repository(repository)),
+                },
+                paths: profile.paths.iter().map(|p| p.to_string()).collect(),
+                origin: RuleOrigin::Profile(profile),
+            });
+        }
+    }
+    rules
+}
+
+fn string_at<'v>(value: &'v Value, key: &Key) -> Result<&'v str, String> {
     value
         .as_str()
         .ok_or_else(|| format!("{key} must be a string, got {}", describe(value)))
 }
 
-fn parse_name(name: &str, key: &str) -> Result<String, String> {
+fn parse_name(name: &str, key: &Key) -> Result<String, String> {
     if name.is_empty() {
         return Err(format!(
             "{key}: the container name is empty; enter a name, or remove the key to match on the image only"
@@ -426,34 +511,15 @@ fn parse_name(name: &str, key: &str) -> Result<String, String> {
     }
     if name.contains('*') {
         return Err(format!(
-            "{key}: container name {} contains \"*\"; names match exactly, only images take a trailing *",
+            "{key}: container name {} contains \"*\"; names match exactly; only images take patterns (\"*\", \"<repository>:*\", \"<path>/*\")",
             quote(name)
         ));
     }
     Ok(name.to_string())
 }
 
-fn parse_image_pattern(image: &str, key: &str) -> Result<ImagePattern, String> {
-    if image.is_empty() {
-        return Err(format!(
-            "{key}: the image is empty; enter an image or a prefix ending in *, or remove the key to match on the name only"
-        ));
-    }
-    let (body, is_prefix) = match image.strip_suffix('*') {
-        Some(body) => (body, true),
-        None => (image, false),
-    };
-    if body.contains('*') {
-        return Err(format!(
-            "{key}: {} has a \"*\" that is not at the end; only a trailing * (prefix match) or \"*\" alone is allowed",
-            quote(image)
-        ));
-    }
-    Ok(if is_prefix {
-        ImagePattern::Prefix(body.to_string())
-    } else {
-        ImagePattern::Exact(body.to_string())
-    })
+fn parse_image_pattern(image: &str, key: &Key) -> Result<ImagePattern, String> {
+    ImagePattern::parse(image).map_err(|why| format!("{key}: {why}"))
 }
 
 fn parse_writable_volume(value: &Value) -> Result<WritableVolume, String> {
@@ -463,10 +529,14 @@ fn parse_writable_volume(value: &Value) -> Result<WritableVolume, String> {
             describe(value)
         )
     })?;
-    reject_unknown_keys(map, &WRITABLE_VOLUME_KEYS, "writableVolume.")?;
+    reject_unknown_keys(
+        map,
+        &WRITABLE_VOLUME_KEYS,
+        Some(&Key::Setting("writableVolume")),
+    )?;
     let mut volume = WritableVolume::default();
     if let Some(v) = present(map, "medium") {
-        let medium = string_at(v, "writableVolume.medium")?;
+        let medium = string_at(v, &Key::Field(&Key::Setting("writableVolume"), "medium"))?;
         if !medium.is_empty() && medium != "Memory" {
             return Err(format!(
                 "writableVolume.medium: {} is not supported; use \"\" (node disk) or \"Memory\" (tmpfs)",
@@ -600,16 +670,20 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(s.required_writable_paths, vec!["/tmp", "/var/cache/nginx"]);
+        assert_eq!(s.exempt_containers[1].name.as_deref(), Some("istio-proxy"));
         assert_eq!(
-            s.exempt_containers[1],
-            ContainerSelector {
-                name: Some("istio-proxy".into()),
-                image: Some(ImagePattern::Prefix("docker.io/istio/proxyv2:".into()))
-            }
+            s.exempt_containers[1]
+                .image
+                .as_ref()
+                .map(ImagePattern::written),
+            Some("docker.io/istio/proxyv2:*")
         );
         assert_eq!(
-            s.exempt_containers[2].image,
-            Some(ImagePattern::Prefix(String::new()))
+            s.exempt_containers[2]
+                .image
+                .as_ref()
+                .map(ImagePattern::written),
+            Some("*")
         );
         assert!(s.exempt_ephemeral_containers && s.mutate);
         assert_eq!(s.writable_volume.size_limit.as_deref(), Some("64Mi"));
@@ -673,10 +747,13 @@ mod tests {
                 .contains("exemptContainers[0].image: the image is empty")
         );
         assert!(
-            err(json!({"exemptContainers": [{"image": "reg/*/x"}]}))
-                .contains("\"reg/*/x\" has a \"*\" that is not at the end")
+            err(json!({"exemptContainers": [{"image": "reg/*/x"}]})).contains(
+                "exemptContainers[0].image: \"reg/*/x\": a * is allowed only as \"*\", \"<repository>:*\" or \"<path>/*\""
+            )
         );
-        assert!(err(json!({"exemptContainers": [{"image": "**"}]})).contains("not at the end"));
+        assert!(
+            err(json!({"exemptContainers": [{"image": "**"}]})).contains("a * is allowed only as")
+        );
         assert!(err(json!({"exemptContainers": ["a*"]})).contains("contains \"*\""));
         assert!(err(json!({"exemptContainers": [7]})).contains("exemptContainers[0] must be"));
     }
@@ -686,7 +763,7 @@ mod tests {
         let s = Settings::from_json(&json!({
             "requiredWritablePaths": ["/tmp"],
             "containerWritablePaths": [
-                {"image": "docker.io/library/nginx*", "paths": ["/var/cache/nginx/", "/var/run"]},
+                {"image": "docker.io/library/nginx", "paths": ["/var/cache/nginx/", "/var/run"]},
                 {"name": "web", "image": "nginx:1.27", "paths": ["/tmp"]},
                 {"name": "uploader", "image": null, "paths": ["/data/uploads"]}
             ],
@@ -696,13 +773,10 @@ mod tests {
         assert_eq!(s.container_writable_paths.len(), 3);
         let first = &s.container_writable_paths[0];
         assert_eq!(first.paths, vec!["/var/cache/nginx", "/var/run"]);
-        assert_eq!(
-            first.selector.image,
-            Some(ImagePattern::Prefix("docker.io/library/nginx".into()))
-        );
+        assert_eq!(first.origin, RuleOrigin::Setting { index: 0 });
         assert_eq!(
             first.selector.describe(),
-            "image \"docker.io/library/nginx*\""
+            "image \"docker.io/library/nginx\""
         );
         assert_eq!(
             s.container_writable_paths[1].selector.describe(),
@@ -711,6 +785,10 @@ mod tests {
         assert_eq!(
             s.container_writable_paths[2].selector.describe(),
             "name \"uploader\""
+        );
+        assert_eq!(
+            s.container_writable_paths[2].origin,
+            RuleOrigin::Setting { index: 2 }
         );
         assert!(!s.warn_sub_path_mounts);
         assert!(Settings::default().warn_sub_path_mounts);
@@ -723,39 +801,40 @@ mod tests {
         assert!(rule(json!({"paths": ["/a"]})).contains(
             "containerWritablePaths[1] is empty: give a container name, an image, or both"
         ));
-        assert!(rule(json!({"image": "nginx*"})).contains(
+        assert!(rule(json!({"image": "nginx"})).contains(
             "containerWritablePaths[1].paths is missing: list at least one absolute path"
         ));
         assert!(
-            rule(json!({"image": "nginx*", "paths": []})).contains(
+            rule(json!({"image": "nginx", "paths": []})).contains(
                 "containerWritablePaths[1].paths is empty: list at least one absolute path"
             )
         );
         assert!(
-            rule(json!({"image": "nginx*", "paths": ["/a", "var"]}))
+            rule(json!({"image": "nginx", "paths": ["/a", "var"]}))
                 .contains("containerWritablePaths[1].paths[1]: \"var\" is not an absolute path")
         );
         assert!(
-            rule(json!({"image": "nginx*", "paths": ["/a", "/a/"]})).contains(
+            rule(json!({"image": "nginx", "paths": ["/a", "/a/"]})).contains(
                 "containerWritablePaths[1].paths[1]: \"/a/\" duplicates containerWritablePaths[1].paths[0] (\"/a\")"
             )
         );
         for bad in ["/", "/a/../b", "/a/./b", "/a//b"] {
             assert!(
-                rule(json!({"image": "nginx*", "paths": [bad]}))
+                rule(json!({"image": "nginx", "paths": [bad]}))
                     .starts_with("containerWritablePaths[1].paths[0]: "),
                 "{bad}"
             );
         }
-        assert!(rule(json!({"image": "ng*inx", "paths": ["/a"]})).contains(
-            "containerWritablePaths[1].image: \"ng*inx\" has a \"*\" that is not at the end"
-        ));
+        assert!(
+            rule(json!({"image": "ng*inx", "paths": ["/a"]}))
+                .contains("containerWritablePaths[1].image: \"ng*inx\": a * is allowed only as")
+        );
         assert!(
             rule(json!({"name": "", "paths": ["/a"]}))
                 .contains("containerWritablePaths[1].name: the container name is empty")
         );
         assert!(
-            rule(json!({"image": "nginx*", "path": ["/a"]}))
+            rule(json!({"image": "nginx", "path": ["/a"]}))
                 .contains("unknown setting \"containerWritablePaths[1].path\"")
         );
         assert!(rule(json!(null)).contains("containerWritablePaths[1] is empty"));
@@ -788,7 +867,7 @@ mod tests {
         }
         assert!(
             err(json!({"exemptContainers": [{"name": "istio-proxy", "image": ""}]}))
-                .contains("exemptContainers[0].image: the image is empty; enter an image or a prefix ending in *, or remove the key to match on the name only")
+                .contains("exemptContainers[0].image: the image is empty; enter an image, a repository, \"<repository>:*\" or \"<path>/*\", or remove the key to match on the name only")
         );
         assert!(
             err(json!({"writableVolume": {"sizeLimit": ""}}))
@@ -848,17 +927,71 @@ mod tests {
     fn exemption_matching() {
         let both = ContainerSelector {
             name: Some("istio-proxy".into()),
-            image: Some(ImagePattern::Prefix("docker.io/istio/proxyv2:".into())),
+            image: Some(ImagePattern::parse("docker.io/istio/proxyv2:*").unwrap()),
         };
-        assert!(both.matches("istio-proxy", Some("docker.io/istio/proxyv2:1.22")));
-        assert!(!both.matches("istio-proxy", Some("evil.example/istio/proxyv2:1.22")));
-        assert!(!both.matches("istio-proxy", None));
-        assert!(!both.matches("app", Some("docker.io/istio/proxyv2:1.22")));
-        let exact = ContainerSelector {
-            name: None,
-            image: Some(ImagePattern::Exact("busybox:1.36".into())),
-        };
-        assert!(exact.matches("x", Some("busybox:1.36")));
-        assert!(!exact.matches("x", Some("busybox:1.36.1")));
+        let matches = |name, image| both.matches(name, &ContainerImage::new(image));
+        assert!(matches("istio-proxy", Some("docker.io/istio/proxyv2:1.22")));
+        assert!(matches("istio-proxy", Some("istio/proxyv2:1.22")));
+        assert!(!matches(
+            "istio-proxy",
+            Some("evil.example/istio/proxyv2:1.22")
+        ));
+        assert!(!matches("istio-proxy", None));
+        assert!(!matches("app", Some("docker.io/istio/proxyv2:1.22")));
+    }
+
+    #[test]
+    fn application_profiles_parse_into_rules_after_the_settings_rules() {
+        let s = Settings::from_json(&json!({
+            "containerWritablePaths": [{"name": "web", "paths": ["/cache"]}],
+            "applicationProfiles": ["grafana", "nginx"]
+        }))
+        .unwrap();
+        let names: Vec<&str> = s.application_profiles.iter().map(|p| p.name).collect();
+        assert_eq!(names, ["grafana", "nginx"]);
+        // grafana has two repositories: one rule each.
+        assert_eq!(s.profile_rules.len(), 3);
+        let rules: Vec<&WritablePathRule> = s.writable_path_rules().collect();
+        assert_eq!(rules[0].origin, RuleOrigin::Setting { index: 0 });
+        assert!(matches!(rules[1].origin, RuleOrigin::Profile(p) if p.name == "grafana"));
+        assert!(matches!(rules[3].origin, RuleOrigin::Profile(p) if p.name == "nginx"));
+        assert_eq!(rules[3].paths, ["/var/cache/nginx", "/var/run"]);
+    }
+
+    #[test]
+    fn unknown_repeated_and_blank_profiles_are_named() {
+        let unknown = err(json!({"applicationProfiles": ["nginx", "ngnix"]}));
+        assert!(
+            unknown.starts_with("applicationProfiles[1]: \"ngnix\" is not a known application profile; the known profiles are: nginx, nginx-unprivileged, postgres"),
+            "{unknown}"
+        );
+        assert_eq!(
+            err(json!({"applicationProfiles": ["nginx", "postgres", "nginx"]})),
+            "applicationProfiles[2]: \"nginx\" repeats applicationProfiles[0]"
+        );
+        assert!(
+            err(json!({"applicationProfiles": [""]}))
+                .starts_with("applicationProfiles[0] is empty: enter a profile name (nginx, ")
+        );
+        assert!(
+            err(json!({"applicationProfiles": "nginx"}))
+                .starts_with("applicationProfiles must be a list of profile names")
+        );
+        assert!(
+            err(json!({"applicationProfiles": [1]}))
+                .starts_with("applicationProfiles[0] must be a profile name, got the number 1")
+        );
+        assert_eq!(
+            Settings::from_json(&json!({"applicationProfiles": []})).unwrap(),
+            Settings::default()
+        );
+    }
+
+    #[test]
+    fn paths_with_control_characters_are_rejected() {
+        assert_eq!(
+            err(json!({"requiredWritablePaths": ["/tmp\n- x"]})),
+            "requiredWritablePaths[0]: \"/tmp\\n- x\" contains a control character"
+        );
     }
 }

@@ -4,10 +4,12 @@
 //! fixable ones into edits (see `mutate.rs`). Warnings (subPath mounts,
 //! containers that can remount their root) come from the same walk.
 
+use crate::escape::{push_escaped, push_quoted};
 use crate::podspec::{
     ContainerList, ContainerView, Object, PodSpecView, VolumeMountView, VolumeWritability,
 };
-use crate::settings::Settings;
+use crate::selector::same_image;
+use crate::settings::{ContainerImage, RuleOrigin, Settings, WritablePathRule};
 use std::collections::HashMap;
 
 /// `securityContext.readOnlyRootFilesystem` of a container.
@@ -27,9 +29,9 @@ pub struct PathProblem {
     /// `None`: no mount covers the path. `Some`: the deepest mount covering
     /// the path (the one the kernel resolves it to) is not writable.
     pub blocking_mount: Option<BlockingMount>,
-    /// The `containerWritablePaths` rule that requires the path; `None` when
-    /// `requiredWritablePaths` does.
-    pub required_by: Option<RuleRef>,
+    /// The `containerWritablePaths` rule or application profile that
+    /// requires the path; `None` when `requiredWritablePaths` does.
+    pub required_by: Option<RequiredBy>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,12 +41,15 @@ pub struct BlockingMount {
     pub reason: String,
 }
 
-/// A `containerWritablePaths` rule, as a rejection message names it.
+/// What requires a path besides `requiredWritablePaths`, as a rejection
+/// message names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RuleRef {
-    pub index: usize,
-    /// `image "nginx*"`, `name "web" and image "nginx*"`.
-    pub selector: String,
+pub enum RequiredBy {
+    /// `containerWritablePaths[index]`, selecting `image "nginx"`, `name
+    /// "web" and image "nginx"`.
+    Setting { index: usize, selector: String },
+    /// The application profile of this name.
+    Profile(&'static str),
 }
 
 /// On a Pod UPDATE, a container whose image differs from the old Pod's
@@ -103,7 +108,14 @@ impl Scope<'_> {
             Scope::AllContainers => Some(Reason::New),
             Scope::PodUpdate { old_images } => match old_images.get(container.name.as_ref()) {
                 None => Some(Reason::New),
-                Some(old) if old.contains(&container.image.as_deref()) => None,
+                // The same image to the runtime, however it is spelled.
+                Some(old)
+                    if old
+                        .iter()
+                        .any(|old| same_image(*old, container.image.as_deref())) =>
+                {
+                    None
+                }
                 Some(old) => Some(Reason::ImageChanged {
                     old: old.first().copied().flatten(),
                 }),
@@ -136,6 +148,8 @@ struct Checked<'s, 'a> {
     list: ContainerList,
     index: usize,
     container: &'s ContainerView<'a>,
+    /// Its image, read as a reference once, when a pattern first needs it.
+    image: ContainerImage<'s>,
     reason: Reason<'s>,
 }
 
@@ -172,7 +186,7 @@ fn is_compliant(spec: &PodSpecView, settings: &Settings, checked: &Checked) -> b
     let container = checked.container;
     root_filesystem(container) == RootFilesystem::ReadOnly
         && (checked.list == ContainerList::EphemeralContainers
-            || required_paths(settings, container)
+            || required_paths(settings, container, &checked.image)
                 .all(|(path, _)| path_problem(spec, container, path).is_none()))
 }
 
@@ -197,13 +211,15 @@ fn checked_containers<'s, 'a>(
         .filter_map(|(list, index, container)| {
             let reason = scope.reason(container)?;
             // Exemptions are evaluated against the container's image now.
-            if settings.is_exempt(&container.name, container.image.as_deref()) {
+            let image = ContainerImage::new(container.image.as_deref());
+            if settings.is_exempt(&container.name, &image) {
                 return None;
             }
             Some(Checked {
                 list,
                 index,
                 container,
+                image,
                 reason,
             })
         })
@@ -211,17 +227,17 @@ fn checked_containers<'s, 'a>(
 
 /// The paths a checked regular or init container must be able to write:
 /// `requiredWritablePaths`, then the paths of each `containerWritablePaths`
-/// rule it matches, each path once (attributed to where it first appears).
+/// rule and application profile it matches, each path once (attributed to
+/// where it first appears).
 fn required_paths<'s>(
     settings: &'s Settings,
     container: &'s ContainerView,
-) -> impl Iterator<Item = (&'s str, Option<usize>)> {
+    image: &'s ContainerImage,
+) -> impl Iterator<Item = (&'s str, Option<&'s WritablePathRule>)> {
     let name = container.name.as_ref();
-    let image = container.image.as_deref();
     let matching_rules = move || {
         settings
-            .container_writable_paths
-            .iter()
+            .writable_path_rules()
             .enumerate()
             .filter(move |(_, rule)| rule.selector.matches(name, image))
     };
@@ -230,15 +246,19 @@ fn required_paths<'s>(
         .iter()
         .map(|path| (path.as_str(), None));
     let from_rules = matching_rules()
-        .flat_map(|(index, rule)| rule.paths.iter().map(move |path| (path.as_str(), index)))
-        .filter(move |(path, index)| {
+        .flat_map(|(index, rule)| {
+            rule.paths
+                .iter()
+                .map(move |path| (path.as_str(), index, rule))
+        })
+        .filter(move |(path, index, _)| {
             let earlier = settings.required_writable_paths.iter().any(|p| p == path)
                 || matching_rules()
                     .take_while(|(other, _)| other < index)
                     .any(|(_, rule)| rule.paths.iter().any(|p| p == path));
             !earlier
         })
-        .map(|(path, index)| (path, Some(index)));
+        .map(|(path, _, rule)| (path, Some(rule)));
     global.chain(from_rules)
 }
 
@@ -250,12 +270,15 @@ fn inspect_container(spec: &PodSpecView, settings: &Settings, checked: &Checked)
     let path_problems = if checked.list == ContainerList::EphemeralContainers {
         Vec::new()
     } else {
-        required_paths(settings, container)
+        required_paths(settings, container, &checked.image)
             .filter_map(|(path, rule)| {
                 let mut problem = path_problem(spec, container, path)?;
-                problem.required_by = rule.map(|index| RuleRef {
-                    index,
-                    selector: settings.container_writable_paths[index].selector.describe(),
+                problem.required_by = rule.map(|rule| match rule.origin {
+                    RuleOrigin::Setting { index } => RequiredBy::Setting {
+                        index,
+                        selector: rule.selector.describe(),
+                    },
+                    RuleOrigin::Profile(profile) => RequiredBy::Profile(profile.name),
                 });
                 Some(problem)
             })
@@ -361,7 +384,11 @@ fn mount_not_writable_reason(spec: &PodSpecView, mount: &VolumeMountView) -> Opt
             Some(format!("{kind} volumes are always read-only"))
         }
         Some(VolumeWritability::ReadOnlySource(kind)) => {
-            Some(format!("its {kind} source has readOnly: true"))
+            // The source's key comes from the request: escaped.
+            let mut reason = String::from("its ");
+            push_escaped(&mut reason, kind);
+            reason.push_str(" source has readOnly: true");
+            Some(reason)
         }
     }
 }
@@ -431,15 +458,24 @@ impl Violation {
             }
         }
         if let Problem::PathNotWritable(PathProblem {
-            required_by: Some(rule),
+            required_by: Some(required_by),
             ..
         }) = &self.problem
         {
-            out.push_str(" (the policy's containerWritablePaths[");
-            push_decimal(out, rule.index);
-            out.push_str("] requires this path for containers with ");
-            out.push_str(&rule.selector);
-            out.push(')');
+            match required_by {
+                RequiredBy::Setting { index, selector } => {
+                    out.push_str(" (the policy's containerWritablePaths[");
+                    push_decimal(out, *index);
+                    out.push_str("] requires this path for containers with ");
+                    out.push_str(selector);
+                    out.push(')');
+                }
+                RequiredBy::Profile(name) => {
+                    out.push_str(" (the policy's ");
+                    out.push_str(name);
+                    out.push_str(" application profile requires this path)");
+                }
+            }
         }
     }
 
@@ -461,19 +497,19 @@ impl Violation {
                 ..
             }) => {
                 out.push_str("no writable volume is mounted at ");
-                out.push_str(path);
+                push_escaped(out, path);
             }
             Problem::PathNotWritable(PathProblem {
                 path,
                 blocking_mount: Some(mount),
                 ..
             }) => {
-                out.push_str(path);
+                push_escaped(out, path);
                 out.push_str(" must be writable but resolves to the mount at ");
-                out.push_str(&mount.mount_path);
-                out.push_str(" of volume \"");
-                out.push_str(&mount.volume);
-                out.push_str("\", and ");
+                push_quoted(out, &mount.mount_path);
+                out.push_str(" of volume ");
+                push_quoted(out, &mount.volume);
+                out.push_str(", and ");
                 out.push_str(&mount.reason);
             }
         }
@@ -494,7 +530,7 @@ impl Violation {
                 ..
             }) => {
                 out.push_str("mount a writable volume such as an emptyDir at ");
-                out.push_str(path);
+                push_escaped(out, path);
                 if blocking_mount.is_none() {
                     out.push_str(" or a parent directory");
                 }
@@ -512,9 +548,9 @@ fn write_container(
     pod_spec_field: &str,
 ) {
     out.push_str(list.noun());
-    out.push_str(" \"");
-    out.push_str(name);
-    out.push_str("\" (");
+    out.push(' ');
+    push_quoted(out, name);
+    out.push_str(" (");
     out.push_str(pod_spec_field);
     out.push('.');
     out.push_str(list.field());
@@ -525,11 +561,7 @@ fn write_container(
 
 fn push_image(out: &mut String, image: Option<&str>) {
     match image {
-        Some(image) => {
-            out.push('"');
-            out.push_str(image);
-            out.push('"');
-        }
+        Some(image) => push_quoted(out, image),
         None => out.push_str("no image"),
     }
 }
@@ -665,10 +697,10 @@ fn warn_about(
             at(out);
             out.push_str(": ");
             out.push_str(volume_type);
-            out.push_str(" volume \"");
-            out.push_str(&mount.name);
-            out.push_str("\" is mounted at ");
-            out.push_str(&mount.mount_path);
+            out.push_str(" volume ");
+            push_quoted(out, &mount.name);
+            out.push_str(" is mounted at ");
+            push_quoted(out, &mount.mount_path);
             out.push_str(" with ");
             out.push_str(field);
             out.push_str(
@@ -693,7 +725,7 @@ fn remount_power(container: &ContainerView) -> Option<String> {
             let bare = strip_cap_prefix(cap);
             bare.eq_ignore_ascii_case("SYS_ADMIN") || bare.eq_ignore_ascii_case("ALL")
         })
-        .map(|cap| format!("adds capability \"{cap}\""))
+        .map(|cap| format!("adds capability {}", crate::escape::quoted(cap)))
 }
 
 fn strip_cap_prefix(cap: &str) -> &str {

@@ -254,7 +254,7 @@ spec:
         name: app-config
 EOF
   denied_by validate "Pod rejected by the read-only root filesystem policy (1 violation):"
-  has_line '- container "app" (spec.containers[0]): /tmp must be writable but resolves to the mount at /tmp of volume "config", and configMap volumes are always read-only; mount a writable volume such as an emptyDir at /tmp'
+  has_line '- container "app" (spec.containers[0]): /tmp must be writable but resolves to the mount at "/tmp" of volume "config", and configMap volumes are always read-only; mount a writable volume such as an emptyDir at /tmp'
 }
 
 @test "every workload kind with a non-compliant pod template is denied with the template's field path" {
@@ -404,6 +404,23 @@ has_injected_volume() { # STORED_POD_SPEC CONTAINER MOUNT_PATH VOLUME_NAME
     { echo "no 64Mi emptyDir $4 at $3 for container $2 in: $1" >&2; return 1; }
 }
 
+# CONTAINER of POD_SPEC has a read-only root, and its mounts of emptyDir
+# volumes are exactly at PATH..., in this order, each of its own volume,
+# whose emptyDir is EMPTY_DIR (JSON).
+has_emptydirs_at() { # POD_SPEC CONTAINER EMPTY_DIR PATH...
+  local spec=$1 container=$2 empty_dir=$3
+  shift 3
+  jq -e --arg c "$container" --argjson empty_dir "$empty_dir" '
+    (.volumes // [] | map({key: .name, value: .}) | from_entries) as $volumes
+    | [(.containers + (.initContainers // []))[] | select(.name == $c)] as [$container]
+    | [$container.volumeMounts // [] | .[] | select($volumes[.name].emptyDir != null)] as $mounts
+    | $container.securityContext.readOnlyRootFilesystem == true
+      and ($mounts | map(.mountPath)) == $ARGS.positional
+      and ($mounts | map(.name) | unique | length) == ($mounts | length)
+      and all($mounts[]; $volumes[.name] == {name: .name, emptyDir: $empty_dir})' --args "$@" <<<"$spec" >/dev/null ||
+    { echo "container $container: expected a read-only root and its own emptyDir $empty_dir at exactly $*, got: $spec" >&2; return 1; }
+}
+
 @test "mutate: a Pod is stored with a read-only root, its own /tmp emptyDirs and every original field" {
   local manifest spec
   create mutate <<<"${MUTATE_POD/NAME/mutated}"
@@ -501,7 +518,7 @@ EOF
   stored mutate pod/windows | jq -e '.spec.containers[0].securityContext == null and .spec.volumes == null'
 }
 
-# --- exemptions (namespace exempt: legacy-app; istio-proxy + docker.io/istio/proxyv2:*) ---
+# --- exemptions (namespace exempt: legacy-app; istio-proxy + docker.io/istio/proxyv2) ---
 
 SIDECAR_POD='apiVersion: v1
 kind: Pod
@@ -530,12 +547,39 @@ spec:
   has_line '- container "istio-proxy" (spec.containers[1]): securityContext.readOnlyRootFilesystem is not set; set it to true'
 }
 
-@test "exempt: kubectl set image on the exempt sidecar to a mesh image is allowed" {
+# The Pod of SIDECAR_POD with the istio-proxy container running IMAGE.
+sidecar_pod() { # NAME IMAGE
+  local pod=${SIDECAR_POD/NAME/$1}
+  echo "${pod/docker.io\/istio\/proxyv2:1.22.0/$2}"
+}
+
+@test "exempt (issue 16): the exemption docker.io/istio/proxyv2 covers the sidecar however its image is written, and no look-alike" {
+  # (not `i`: bats 1.8 `run` sets a global i)
+  local image n=0
+  # One repository, every tag and digest, every spelling the runtime
+  # resolves to docker.io/istio/proxyv2.
+  for image in istio/proxyv2:1.22.0 docker.io/istio/proxyv2:1.22.0 index.docker.io/istio/proxyv2:1.22.0 \
+    "istio/proxyv2@sha256:$(printf 'ab%.0s' {1..32})" istio/proxyv2; do
+    n=$((n + 1))
+    create exempt <<<"$(sidecar_pod "spelled-$n" "$image")"
+    admitted || { echo "image $image" >&2; return 1; }
+  done
+  # What a string prefix "docker.io/istio/proxyv2*" let through, and other
+  # registries: none is the mesh's image.
+  for image in docker.io/istio/proxyv2-debug:1.22.0 istio/proxyv2/shell:1 ghcr.io/istio/proxyv2:1.22.0 localhost/istio/proxyv2:1.22.0; do
+    n=$((n + 1))
+    create exempt <<<"$(sidecar_pod "look-alike-$n" "$image")"
+    denied_by exempt "Pod rejected by the read-only root filesystem policy (2 violations):" || { echo "image $image" >&2; return 1; }
+    has_line '- container "istio-proxy" (spec.containers[1]): securityContext.readOnlyRootFilesystem is not set; set it to true'
+  done
+}
+
+@test "exempt: kubectl set image on the exempt sidecar to a mesh image, however written, is allowed" {
   create exempt <<<"${SIDECAR_POD/NAME/upgrade-mesh}"
   admitted
-  run --separate-stderr kubectl set image -n exempt pod/upgrade-mesh istio-proxy=docker.io/istio/proxyv2:1.23.1
+  run --separate-stderr kubectl set image -n exempt pod/upgrade-mesh istio-proxy=istio/proxyv2:1.23.1
   admitted
-  [ "$(stored exempt pod/upgrade-mesh | jq -r '.spec.containers[1].image')" = docker.io/istio/proxyv2:1.23.1 ]
+  [ "$(stored exempt pod/upgrade-mesh | jq -r '.spec.containers[1].image')" = istio/proxyv2:1.23.1 ]
 }
 
 @test "exempt: kubectl set image on the exempt sidecar to a foreign image is denied (issue 9)" {
@@ -547,6 +591,26 @@ spec:
   has_text 'spec.containers[1]'
   has_text 'image changed'
   [ "$(stored exempt pod/hijack | jq -r '.spec.containers[1].image')" = docker.io/istio/proxyv2:1.22.0 ]
+}
+
+@test "exempt (issue 16): kubectl set image to an image holding a newline is denied, the image escaped on its own line" {
+  create exempt <<<"${SIDECAR_POD/NAME/forged}"
+  admitted
+  # The API server refuses only leading and trailing whitespace in an image:
+  # this one is stored as written where no policy stops it.
+  run --separate-stderr kubectl set image -n exempt pod/forged istio-proxy=$'evil:1\n- everything is fine'
+  denied_by exempt "Pod rejected by the read-only root filesystem policy (2 violations):"
+  # The image is quoted with a literal backslash-n, on its violation's line.
+  has_line '- container "istio-proxy" (spec.containers[1]): its image changed from "docker.io/istio/proxyv2:1.22.0" to "evil:1\n- everything is fine" on this running Pod, so it is checked as a new container: securityContext.readOnlyRootFilesystem is not set. A running container'"'"'s securityContext and volumes cannot change: keep the old image, or recreate the Pod (through its Deployment or other owner) with the fix: set it to true'
+  # No line of kubectl's output is the forged one; every line is kubectl's
+  # error line or a violation.
+  if grep -q -- '^- everything is fine' <<<"$output"$'\n'"$stderr"; then
+    printf 'a forged line in kubectl output:\n%s\n%s\n' "$output" "$stderr" >&2
+    return 1
+  fi
+  [ "$(grep -c -v -e '^error: failed to patch image update to pod template: admission webhook "exempt.readonly-rootfs.test" denied the request: ' \
+    -e '^- container "istio-proxy" (spec.containers\[1\]): its image changed from ' <<<"$stderr")" -eq 0 ]
+  [ "$(stored exempt pod/forged | jq -r '.spec.containers[1].image')" = docker.io/istio/proxyv2:1.22.0 ]
 }
 
 @test "validate: kubectl set image on a legacy Pod's container is checked like a new container (issue 9)" {
@@ -608,21 +672,26 @@ spec:
 
 @test "containerWritablePaths: an nginx container without its cache directory is denied naming the rule (issue 9)" {
   require_entry rules-validate
-  local pod=${NGINX_POD/NAME/nginx-no-cache}
+  local pod=${NGINX_POD/NAME/nginx-no-cache} image n=0
   create rules-validate <<<"${pod/IMAGE/nginx:1.27}"
   denied_by rules-validate "Pod rejected by the read-only root filesystem policy (2 violations):"
-  has_text '/var/cache/nginx'
-  has_text '/var/run'
-  has_text 'containerWritablePaths[0]'
-  pod=${NGINX_POD/NAME/other-image}
-  create rules-validate <<<"${pod/IMAGE/registry.example.com/app:1.0}"
-  admitted
+  has_line '- container "web" (spec.containers[0]): no writable volume is mounted at /var/cache/nginx; mount a writable volume such as an emptyDir at /var/cache/nginx or a parent directory (the policy'"'"'s containerWritablePaths[0] requires this path for containers with image "nginx")'
+  has_line '- container "web" (spec.containers[0]): no writable volume is mounted at /var/run; mount a writable volume such as an emptyDir at /var/run or a parent directory (the policy'"'"'s containerWritablePaths[0] requires this path for containers with image "nginx")'
+  # The rule's `nginx` is the repository docker.io/library/nginx (issue 16):
+  # other repositories whose names start with nginx are not selected, as the
+  # string prefix "nginx*" of 0.1 selected them.
+  for image in registry.example.com/app:1.0 nginx/nginx-prometheus-exporter:1.3.0 nginxinc/nginx-unprivileged:1.27 nginx-ingress:3.6; do
+    n=$((n + 1))
+    pod=${NGINX_POD/NAME/other-image-$n}
+    create rules-validate <<<"${pod/IMAGE/$image}"
+    admitted || { echo "image $image" >&2; return 1; }
+  done
 }
 
 @test "containerWritablePaths with mutate: the rule's paths get their own emptyDirs (issue 9)" {
   require_entry rules
   local pod=${NGINX_POD/NAME/nginx} spec
-  create rules <<<"${pod/IMAGE/nginx:1.27}"
+  create rules <<<"${pod/IMAGE/docker.io/library/nginx:1.27@sha256:$(printf 'cd%.0s' {1..32})}"
   admitted
   spec=$(stored rules pod/nginx | jq .spec)
   jq -e '[.containers[0].volumeMounts[].mountPath] == ["/tmp", "/var/cache/nginx", "/var/run"]' <<<"$spec"
@@ -631,6 +700,14 @@ spec:
   create rules <<<"${pod/IMAGE/registry.example.com/app:1.0}"
   admitted
   stored rules pod/not-nginx | jq -e '[.spec.containers[0].volumeMounts[].mountPath] == ["/tmp"]'
+}
+
+@test "containerWritablePaths with mutate (issue 16): kubectl create deployment --image=nginx:1.27 is stored with the rule's paths" {
+  require_entry rules
+  run --separate-stderr kubectl create deployment web -n rules --image=nginx:1.27 --port=80
+  admitted
+  [ "$output" = "deployment.apps/web created" ]
+  has_emptydirs_at "$(stored rules deployment/web | jq .spec.template.spec)" nginx '{}' /tmp /var/cache/nginx /var/run
 }
 
 # --- warnings and long messages (issue 9) -----------------------------------------
@@ -729,18 +806,159 @@ EOF
   has_injected_volume "$(stored "$ns" deployment/fixed | jq .spec.template.spec)" app /tmp rw-app-tmp
 }
 
-@test "examples/cluster-policy-mutate-nginx.yaml: an nginx Deployment gets /tmp, /var/cache/nginx and /var/run, another image only /tmp" {
-  local ns spec
-  ns=$(namespace_of examples/cluster-policy-mutate-nginx.yaml)
-  create "$ns" <<<"$(workload Deployment web '{"containers": [{"name": "web", "image": "nginx:1.27"}]}')"
+@test "examples/cluster-policy-mutate-profiles.yaml (issue 17): nginx, postgres and grafana Deployments are stored with their profiles' paths, another image with /tmp only" {
+  local ns spec manifest size='{"sizeLimit": "256Mi"}'
+  ns=$(namespace_of examples/cluster-policy-mutate-profiles.yaml)
+  # As users create them; kubectl names the container after the image.
+  run --separate-stderr kubectl create deployment web -n "$ns" --image=nginx:1.27 --port=80
+  admitted
+  run --separate-stderr kubectl create deployment db -n "$ns" --image=postgres:16
+  admitted
+  run --separate-stderr kubectl create deployment dashboards -n "$ns" --image=grafana/grafana:11.1.0 --port=3000
   admitted
   spec=$(stored "$ns" deployment/web | jq .spec.template.spec)
-  jq -e '.containers[0].securityContext.readOnlyRootFilesystem == true' <<<"$spec"
-  jq -e '[.containers[0].volumeMounts[] | [.mountPath, .name]] == [["/tmp", "rw-web-tmp"], ["/var/cache/nginx", "rw-web-var-cache-nginx"], ["/var/run", "rw-web-var-run"]]' <<<"$spec"
-  jq -e '[.volumes[] | .emptyDir.sizeLimit] == ["256Mi", "256Mi", "256Mi"]' <<<"$spec"
-  create "$ns" <<<"$(workload Deployment api '{"containers": [{"name": "api", "image": "registry.example.com/api:1.0"}]}')"
+  has_emptydirs_at "$spec" nginx "$size" /tmp /var/cache/nginx /var/run
+  jq -e '[.volumes[].name] == ["rw-nginx-tmp", "rw-nginx-var-cache-nginx", "rw-nginx-var-run"]' <<<"$spec"
+  spec=$(stored "$ns" deployment/db | jq .spec.template.spec)
+  has_emptydirs_at "$spec" postgres "$size" /tmp /var/run/postgresql
+  jq -e '[.volumes[].name] == ["rw-postgres-tmp", "rw-postgres-var-run-postgresql"]' <<<"$spec"
+  spec=$(stored "$ns" deployment/dashboards | jq .spec.template.spec)
+  has_emptydirs_at "$spec" grafana "$size" /tmp /var/lib/grafana
+  jq -e '[.volumes[].name] == ["rw-grafana-tmp", "rw-grafana-var-lib-grafana"]' <<<"$spec"
+
+  # As a manifest: postgres, written in full, with its data on a claim (the
+  # image's VOLUME, not a profile path), beside an in-house API.
+  manifest=$(yaml_to_json <<'EOF'
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: shop
+spec:
+  selector:
+    matchLabels:
+      app: shop
+  template:
+    metadata:
+      labels:
+        app: shop
+    spec:
+      containers:
+        - name: api
+          image: registry.example.com/shop/api:2.1
+          ports:
+            - containerPort: 8080
+        - name: db
+          image: docker.io/library/postgres:16.4-alpine
+          env:
+            - name: POSTGRES_PASSWORD
+              valueFrom:
+                secretKeyRef:
+                  name: shop-db
+                  key: password
+          volumeMounts:
+            - name: data
+              mountPath: /var/lib/postgresql/data
+      volumes:
+        - name: data
+          persistentVolumeClaim:
+            claimName: shop-db
+EOF
+  )
+  create "$ns" <<<"$manifest"
   admitted
-  stored "$ns" deployment/api | jq -e '[.spec.template.spec.containers[0].volumeMounts[].mountPath] == ["/tmp"]'
+  spec=$(stored "$ns" deployment/shop | jq .spec.template.spec)
+  has_emptydirs_at "$spec" api "$size" /tmp
+  has_emptydirs_at "$spec" db "$size" /tmp /var/run/postgresql
+  jq -e '[.volumes[].name] == ["data", "rw-api-tmp", "rw-db-tmp", "rw-db-var-run-postgresql"]' <<<"$spec"
+  keeps_every_field "$manifest" "$(stored "$ns" deployment/shop)"
+}
+
+@test "applicationProfiles, validate-only (issue 17): nginx, postgres, grafana and mongo Deployments without their paths are denied, each missing path naming its profile" {
+  require_entry profiles-validate
+  local ns=profiles-validate case app image container profile paths path example_ns
+  # deployment=image=profile=its paths
+  for case in web=nginx:1.27=nginx=/var/cache/nginx,/var/run \
+    db=postgres:16=postgres=/var/run/postgresql,/tmp \
+    dashboards=grafana/grafana:11.1.0=grafana=/var/lib/grafana,/tmp \
+    cache=mongo:7.0=mongo=/tmp; do
+    IFS== read -r app image profile paths <<<"$case"
+    container=${image%%:*}
+    container=${container##*/}
+    run --separate-stderr kubectl create deployment "$app" -n "$ns" --image="$image"
+    denied_by "$ns" "Deployment rejected by the read-only root filesystem policy ($(($(tr , '\n' <<<"$paths" | wc -l) + 1)) violations):"
+    has_line "- container \"$container\" (spec.template.spec.containers[0]): securityContext.readOnlyRootFilesystem is not set; set it to true"
+    for path in ${paths//,/ }; do
+      has_line "- container \"$container\" (spec.template.spec.containers[0]): no writable volume is mounted at $path; mount a writable volume such as an emptyDir at $path or a parent directory (the policy's $profile application profile requires this path)"
+    done
+    not_stored "$ns" "deployment/$app"
+  done
+  # An image no profile names needs only its read-only root here.
+  create "$ns" <<<"$(workload Deployment api '{"containers": [{"name": "api", "image": "registry.example.com/api:1.0", "securityContext": {"readOnlyRootFilesystem": true}}]}')"
+  admitted
+  # What the mutating example stores for the same command passes this policy.
+  example_ns=$(namespace_of examples/cluster-policy-mutate-profiles.yaml)
+  run --separate-stderr kubectl create deployment db-fixed -n "$example_ns" --image=postgres:16 --dry-run=server -o json
+  admitted
+  create "$ns" <<<"$(jq '.metadata |= {name, labels} | del(.status)' <<<"$output")"
+  admitted
+  [ "$output" = "deployment.apps/db-fixed created" ]
+}
+
+# The image a user would deploy for each profile, as `kubectl create
+# deployment --image` takes it. A profile missing here fails the test below,
+# so every profile is tested through the API server.
+profile_image() {
+  case $1 in
+    nginx) echo nginx:1.27 ;;
+    nginx-unprivileged) echo nginxinc/nginx-unprivileged:1.27 ;;
+    postgres) echo postgres:16 ;;
+    mysql) echo mysql:8.4 ;;
+    mariadb) echo mariadb:11.4 ;;
+    mongo) echo mongo:7.0 ;;
+    httpd) echo httpd:2.4 ;;
+    tomcat) echo tomcat:10.1-jdk17 ;;
+    grafana) echo grafana/grafana:11.1.0 ;;
+    traefik) echo traefik:v3.1 ;;
+    jenkins) echo jenkins/jenkins:2.462.3-lts-jdk17 ;;
+    wordpress) echo wordpress:6.6-apache ;;
+    *) echo "no image for profile $1 in tests/cluster.bats profile_image" >&2; return 1 ;;
+  esac
+}
+
+# Every profile with its paths, from the policy's own data
+# (`readonly-rootfs profiles --output json`; make test has built the CLI).
+profiles_json() {
+  local cli=$REPO/target/debug/readonly-rootfs
+  [ -x "$cli" ] || (cd "$REPO" && cargo build --locked --quiet -p readonly-rootfs-cli) >&2
+  "$cli" profiles --output json
+}
+
+@test "applicationProfiles (issue 17): a Deployment of each profile's image is stored with an emptyDir at each of its paths under mutate, and denied naming the profile on each path without" {
+  require_entry profiles-all
+  require_entry profiles-all-validate
+  local profiles name image container paths path spec deployment
+  profiles=$(profiles_json)
+  [ "$(jq length <<<"$profiles")" -ge 12 ]
+  for name in $(jq -r '.[].name' <<<"$profiles"); do
+    image=$(profile_image "$name")
+    container=${image%%:*}
+    container=${container##*/}
+    mapfile -t paths < <(jq -r --arg n "$name" '.[] | select(.name == $n) | .paths[].path' <<<"$profiles")
+    deployment=p-$name
+    run --separate-stderr kubectl create deployment "$deployment" -n profiles-all --image="$image"
+    admitted
+    spec=$(stored profiles-all "deployment/$deployment" | jq .spec.template.spec)
+    has_emptydirs_at "$spec" "$container" '{}' "${paths[@]}"
+    run --separate-stderr kubectl create deployment "$deployment" -n profiles-all-validate --image="$image"
+    denied_by profiles-all-validate "Deployment rejected by the read-only root filesystem policy ($((${#paths[@]} + 1)) violations):"
+    for path in "${paths[@]}"; do
+      has_line "- container \"$container\" (spec.template.spec.containers[0]): no writable volume is mounted at $path; mount a writable volume such as an emptyDir at $path or a parent directory (the policy's $name application profile requires this path)"
+    done
+    not_stored profiles-all-validate "deployment/$deployment"
+    # What the mutating policy stored passes the validating one.
+    create profiles-all-validate <<<"$(stored profiles-all "deployment/$deployment" | jq '.metadata |= {name, labels} | del(.status)')"
+    admitted
+  done
 }
 
 @test "examples/cluster-policy-audit-mode.yaml: monitor mode admits a non-compliant Pod" {
@@ -791,7 +1009,7 @@ EOF
         ;;
       MUTATED)
         object=$(stored "$ns" "$kind/$name")
-        jq -e '[.spec.containers[].securityContext.readOnlyRootFilesystem] | all' <<<"$object"
+        jq -e '.spec.template.spec // .spec | [.containers[].securityContext.readOnlyRootFilesystem] | all' <<<"$object"
         keeps_every_field "$(jq '.request.request.object | del(.metadata.namespace)' "$REPO/$source")" "$object"
         ;;
       *) echo "$source: unknown expect $expect" >&2; return 1 ;;

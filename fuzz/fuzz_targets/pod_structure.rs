@@ -1,7 +1,12 @@
 //! Structure-aware fuzzing: pod-shaped admission requests built with the
 //! `arbitrary` crate, from small alphabets so that name collisions,
-//! exemptions, `containerWritablePaths` rules, shadowing mounts, changed
-//! images and long names happen often.
+//! exemptions, `containerWritablePaths` rules, application profiles,
+//! shadowing mounts, changed images and long names happen often. Images come
+//! in several spellings of one image (`nginx:1.27`, `library/nginx:1.27`,
+//! `docker.io/library/nginx:1.27`), pinned to a digest or not, and invalid;
+//! patterns in every form of the contract's table; a Pod UPDATE's old Pod
+//! often has another spelling of a container's image (not checked) or
+//! another tag or digest of it (checked).
 //!
 //! Invariants (POLICY-SPEC.md): never panics; a rejection has a message; a
 //! kind that is not checked is accepted unchanged; on Mutate, the patch only
@@ -11,23 +16,29 @@
 //! mode agree on what is compliant. Warnings are never empty strings and at
 //! most 21; a rejection message lists at most 20 violations plus one line
 //! saying how many more; flipping `warnSubPathMounts` changes only the
-//! warnings. An independent model of the contract (`predict`) gives
-//! accept / reject / mutate and the number of warnings for every input
-//! whose shape it models (the paths each container requires from the
-//! global list and the rules it matches; on a Pod UPDATE, the containers
-//! that are new or whose image changed, the latter never mutated; remount
-//! and subPath warnings), and the policy must agree with it.
+//! warnings. The contract model (crates/contract-model, shared with the
+//! property tests; `predict` describes the input in its terms) gives
+//! accept / reject / mutate, the exact violation count and the number of
+//! warnings for every input whose shape it models (the paths each container
+//! requires from the global list, the rules and the application profiles it
+//! matches, images compared as the runtime resolves them; on a Pod UPDATE,
+//! the containers that are new or whose image changed, the latter never
+//! mutated; remount and subPath warnings), and the policy must agree with
+//! it; a validate-only rejection names, for each path, what requires it
+//! (`check_attribution`); a mutation makes only the edits the model allows
+//! (`check_edits`).
 
 #![no_main]
 
 mod common;
 
 use arbitrary::Arbitrary;
+use contract_model::{self as model, List, Source, Verdict as Expected, put};
 use libfuzzer_sys::fuzz_target;
 use readonly_rootfs_policy::Verdict;
 use readonly_rootfs_policy::mutate::injected_volume_name;
 use serde_json::{Map, Value, json};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::LazyLock;
 
 const MAX_ITEMS: usize = 4;
@@ -41,23 +52,60 @@ const CONTAINER_NAMES: [&str; 10] = [
     "app", "sidecar", "init", "debugger", "istio-proxy", "App", LONG_A, LONG_B, "app-tmp", "",
 ];
 
-const IMAGES: [&str; 6] = [
-    "nginx:1.27",
-    "busybox:1.36",
-    "registry.example.com/debug/tool:1",
-    "docker.io/istio/proxyv2:1.22",
-    "evil.example/istio/proxyv2:1.22",
-    "",
+/// Container images, as groups of spellings of one image (the runtime
+/// resolves a group's spellings to one reference, two groups to different
+/// ones). The first four groups are one repository (`docker.io/library/nginx`)
+/// with other tags and digests; the last three are not valid references.
+const IMAGE_GROUPS: [&[&str]; 16] = [
+    &["nginx:1.27", "library/nginx:1.27", "docker.io/library/nginx:1.27"],
+    &["nginx", "index.docker.io/library/nginx", "nginx:latest"],
+    &[
+        "nginx:1.27@sha256:83f7365784a2ce16a94d7da5d1e56db908932cb66fb3b1a33de20d37b7eb09f8",
+        "index.docker.io/library/nginx:1.27@sha256:83f7365784a2ce16a94d7da5d1e56db908932cb66fb3b1a33de20d37b7eb09f8",
+    ],
+    &["nginx@sha256:83f7365784a2ce16a94d7da5d1e56db908932cb66fb3b1a33de20d37b7eb09f8"],
+    &["busybox:1.36", "DOCKER.IO/library/busybox:1.36"],
+    &["registry.example.com/debug/tool:1", "REGISTRY.example.com/debug/tool:1"],
+    &["registry.example.com/debugger/tool:1"],
+    &["docker.io/istio/proxyv2:1.22", "istio/proxyv2:1.22"],
+    &["evil.example/istio/proxyv2:1.22"],
+    &["postgres:16", "docker.io/library/postgres:16"],
+    &["grafana/grafana:11.2.0"],
+    &["docker.io/grafana/grafana-oss"],
+    &["nginxinc/nginx-unprivileged:1.27"],
+    &[""],
+    &["Nginx:1.27"],
+    &["busybox:1.36\n- all containers are fine"],
 ];
+/// The groups of one repository with other tags or digests.
+const NGINX_GROUPS: std::ops::Range<usize> = 0..4;
 
-const IMAGE_PATTERNS: [&str; 6] = [
+static IMAGES: LazyLock<Vec<&str>> = LazyLock::new(|| IMAGE_GROUPS.iter().flat_map(|g| g.iter().copied()).collect());
+
+fn image_group(image: &str) -> usize {
+    IMAGE_GROUPS.iter().position(|g| g.contains(&image)).expect("an image of the alphabet")
+}
+
+/// Image patterns of every form of the contract's table, in several spellings.
+const IMAGE_PATTERNS: [&str; 14] = [
     "*",
     "registry.example.com/debug/*",
     "docker.io/istio/proxyv2:*",
     "busybox:1.36",
     "nginx:*",
     "nginx:1.27",
+    "docker.io/library/nginx",
+    "istio/proxyv2",
+    "docker.io/library/*",
+    "nginx@sha256:83f7365784a2ce16a94d7da5d1e56db908932cb66fb3b1a33de20d37b7eb09f8",
+    "index.docker.io/library/busybox:1.36",
+    "registry.example.com/*",
+    "grafana/*",
+    "nginx:latest",
 ];
+
+/// Application profiles the settings may enable (`mysql`: of no image here).
+const PROFILES: [&str; 6] = ["nginx", "postgres", "grafana", "nginx-unprivileged", "mysql", "tomcat"];
 
 const MOUNT_PATHS: [&str; 13] = [
     "/", "/tmp", "/tmp/", "/tmp/x", "/app", "/app/cache", "/ap", "/var/cache", "/var", "/data",
@@ -145,10 +193,11 @@ enum Field<T> {
 }
 
 impl<T> Field<T> {
-    fn as_ref(&self) -> Option<&T> {
+    fn model(&self) -> model::Field<&T> {
         match self {
-            Field::Present(t) => Some(t),
-            _ => None,
+            Field::Absent => model::Field::Absent,
+            Field::Null => model::Field::Null,
+            Field::Present(t) => model::Field::Set(t),
         }
     }
 }
@@ -227,6 +276,10 @@ struct Mount {
 struct Container {
     name: Option<Pick>,
     image: Option<Pick>,
+    /// Not generated: an old Pod's container has this image instead (see
+    /// [`old_spec`]).
+    #[arbitrary(default)]
+    image_override: Option<Option<&'static str>>,
     security_context: SecurityContext,
     power: Option<Power>,
     mounts: Field<Vec<Mount>>,
@@ -252,25 +305,26 @@ enum VolumeType {
 }
 
 impl VolumeType {
-    /// configMap, secret, projected, downwardAPI: updated by the kubelet,
-    /// except through a subPath.
-    fn updated(&self) -> bool {
-        matches!(self, VolumeType::ConfigMap | VolumeType::Secret | VolumeType::Projected | VolumeType::DownwardApi)
-    }
-
-    fn writable(&self) -> bool {
+    fn source(&self) -> Source {
+        let ro = |r: &Option<Tri>| match r {
+            None => model::Field::Absent,
+            Some(Tri::Null) => model::Field::Null,
+            Some(t) => model::Field::Set(t.is_true()),
+        };
         match self {
-            VolumeType::EmptyDir
-            | VolumeType::EmptyDirMemory
-            | VolumeType::HostPath
-            | VolumeType::Ephemeral
-            | VolumeType::NoSource => true,
-            VolumeType::ConfigMap
-            | VolumeType::Secret
-            | VolumeType::Projected
-            | VolumeType::DownwardApi
-            | VolumeType::Image => false,
-            VolumeType::Pvc(ro) | VolumeType::Csi(ro) | VolumeType::Nfs(ro) => *ro != Some(Tri::True),
+            VolumeType::EmptyDir => Source::EmptyDir,
+            VolumeType::EmptyDirMemory => Source::EmptyDirMemory,
+            VolumeType::ConfigMap => Source::ConfigMap,
+            VolumeType::Secret => Source::Secret,
+            VolumeType::Projected => Source::Projected,
+            VolumeType::DownwardApi => Source::DownwardApi,
+            VolumeType::Pvc(r) => Source::Pvc(ro(r)),
+            VolumeType::HostPath => Source::HostPath,
+            VolumeType::Csi(r) => Source::Csi(ro(r)),
+            VolumeType::Nfs(r) => Source::Nfs(ro(r)),
+            VolumeType::Image => Source::Image,
+            VolumeType::Ephemeral => Source::Ephemeral,
+            VolumeType::NoSource => Source::NoSource,
         }
     }
 }
@@ -427,6 +481,10 @@ struct SettingsInput {
     writable_volume: Option<WritableVolume>,
     /// Rarely: no settings at all.
     absent_gate: Gate,
+    /// `applicationProfiles` (a repeated name is dropped). Last, so that
+    /// inputs written before it read as before (their leftover bytes, if
+    /// any, pick the profiles; none: the key is absent).
+    profiles: Field<Vec<Pick>>,
 }
 
 #[derive(Arbitrary, Debug, Clone)]
@@ -447,8 +505,9 @@ struct Input {
     spec: Spec,
     /// For the old objects made from `spec` (`Same`, `SameTemplateRelabeled`,
     /// `WithoutEphemeralContainers`): the k-th container (init, regular,
-    /// ephemeral order) had image `old_images[k]` where that is `Some`
-    /// (`Some(None)`: no image).
+    /// ephemeral order) had image [`old_image`]`(old_images[k])` where that
+    /// is `Some` (`Some(None)`: no image): another spelling of its image,
+    /// another tag or digest of nginx, or any image.
     old_images: Vec<Option<Option<Pick>>>,
     old: OldObject,
     settings: SettingsInput,
@@ -456,103 +515,54 @@ struct Input {
 
 // ---------------------------------------------------------- the model's view
 
-/// Settings as the model understands them.
-struct ModelSettings {
-    paths: Vec<String>,
-    exemptions: Vec<(Option<String>, Option<String>)>,
-    /// `(name, image, paths)`
-    rules: Vec<(Option<String>, Option<String>, Vec<String>)>,
-    exempt_ephemeral: bool,
-    mutate: bool,
-    warn_sub_path_mounts: bool,
-}
-
-fn normalize(path: &str) -> String {
-    path.trim_end_matches('/').to_string()
-}
-
-fn build_settings(input: &SettingsInput) -> (Value, ModelSettings) {
-    let mut model = ModelSettings {
-        paths: Vec::new(),
-        exemptions: Vec::new(),
-        rules: Vec::new(),
-        exempt_ephemeral: false,
-        mutate: input.mutate,
-        warn_sub_path_mounts: true,
-    };
+/// The settings and what the model reads in them.
+fn build_settings(input: &SettingsInput) -> (Value, model::Settings) {
+    let mut m = model::Settings { mutate: input.mutate, warn_sub_path_mounts: true, ..Default::default() };
     if input.absent_gate.rare() {
-        model.mutate = false;
-        return (Value::Null, model);
+        m.mutate = false;
+        return (Value::Null, m);
     }
     let mut map = Map::new();
-    match &input.paths {
-        Field::Absent => {}
-        Field::Null => {
-            map.insert("requiredWritablePaths".into(), Value::Null);
-        }
-        Field::Present(picks) => {
-            let mut raw = Vec::new();
-            for pick in picks.iter().take(MAX_ITEMS) {
-                let path = pick.of(&REQUIRED_PATHS);
-                if !model.paths.contains(&normalize(path)) {
-                    model.paths.push(normalize(path));
-                    raw.push(json!(path));
+    // Paths are unique after removing trailing slashes, or the settings are invalid.
+    let unique = |paths: &mut Vec<String>, pick: &Pick| {
+        let path = pick.of(&REQUIRED_PATHS);
+        let new = !paths.iter().any(|p| model::normalise(p) == model::normalise(path));
+        new.then(|| paths.push(path.to_string())).map(|_| json!(path))
+    };
+    let paths = input.paths.model().map_ref(|picks| {
+        picks.iter().take(MAX_ITEMS).filter_map(|pick| unique(&mut m.required, pick)).collect()
+    });
+    put(&mut map, "requiredWritablePaths", paths);
+    let exemptions = input.exemptions.model().map_ref(|entries| {
+        let mut raw = Vec::new();
+        for entry in entries.iter().take(MAX_ITEMS) {
+            let (name, image) = match entry {
+                Exemption::Name(n) => (Some(n.of(&CONTAINER_NAMES)), None),
+                Exemption::Object { name, image } => {
+                    (name.map(|n| n.of(&CONTAINER_NAMES)), image.map(|i| i.of(&IMAGE_PATTERNS)))
                 }
+            };
+            // Empty names or entries are invalid settings: not generated.
+            let selector = model::Selector::new(name.filter(|n| !n.is_empty()), image);
+            match (entry, &selector.name, &selector.image) {
+                (_, None, None) => continue,
+                (Exemption::Name(_), Some(n), _) => raw.push(json!(n)),
+                _ => raw.push(Value::Object(selector.json(false))),
             }
-            map.insert("requiredWritablePaths".into(), Value::Array(raw));
+            m.exemptions.push(selector);
         }
-    }
-    match &input.exemptions {
-        Field::Absent => {}
-        Field::Null => {
-            map.insert("exemptContainers".into(), Value::Null);
-        }
-        Field::Present(entries) => {
-            let mut raw = Vec::new();
-            for entry in entries.iter().take(MAX_ITEMS) {
-                let (name, image) = match entry {
-                    Exemption::Name(n) => (Some(n.of(&CONTAINER_NAMES)), None),
-                    Exemption::Object { name, image } => (
-                        name.map(|n| n.of(&CONTAINER_NAMES)),
-                        image.map(|i| i.of(&IMAGE_PATTERNS)),
-                    ),
-                };
-                // Empty names or entries are invalid settings: not generated.
-                let name = name.filter(|n| !n.is_empty());
-                match (entry, name, image) {
-                    (_, None, None) => continue,
-                    (Exemption::Name(_), Some(n), _) => raw.push(json!(n)),
-                    (_, n, i) => {
-                        let mut obj = Map::new();
-                        if let Some(n) = n {
-                            obj.insert("name".into(), json!(n));
-                        }
-                        if let Some(i) = i {
-                            obj.insert("image".into(), json!(i));
-                        }
-                        raw.push(Value::Object(obj));
-                    }
-                }
-                model.exemptions.push((name.map(str::to_string), image.map(str::to_string)));
-            }
-            map.insert("exemptContainers".into(), Value::Array(raw));
-        }
-    }
+        Value::Array(raw)
+    });
+    put(&mut map, "exemptContainers", exemptions);
     if let Some(tri) = input.exempt_ephemeral {
         map.insert("exemptEphemeralContainers".into(), tri.json());
-        model.exempt_ephemeral = tri.is_true();
+        m.exempt_ephemeral = tri.is_true();
     }
     map.insert("mutate".into(), json!(input.mutate));
     if let Some(volume) = &input.writable_volume {
         let mut v = Map::new();
-        match volume.medium {
-            None => {}
-            Some(true) => {
-                v.insert("medium".into(), json!("Memory"));
-            }
-            Some(false) => {
-                v.insert("medium".into(), json!(""));
-            }
+        if let Some(memory) = volume.medium {
+            v.insert("medium".into(), json!(if memory { "Memory" } else { "" }));
         }
         if let Some(limit) = volume.size_limit {
             let limits = [json!("64Mi"), json!("1Gi"), json!(100), json!("1.5Gi"), Value::Null];
@@ -560,88 +570,46 @@ fn build_settings(input: &SettingsInput) -> (Value, ModelSettings) {
         }
         map.insert("writableVolume".into(), Value::Object(v));
     }
-    match &input.rules {
-        Field::Absent => {}
-        Field::Null => {
-            map.insert("containerWritablePaths".into(), Value::Null);
-        }
-        Field::Present(rules) => {
-            let mut raw = Vec::new();
-            for rule in rules.iter().take(MAX_ITEMS) {
-                let (name, image) = match rule.selector {
-                    RuleSelector::Name(n) => (Some(n), None),
-                    RuleSelector::Image(i) => (None, Some(i)),
-                    RuleSelector::Both(n, i) => (Some(n), Some(i)),
-                };
-                // An empty name is invalid settings: not generated.
-                let name = name.map(|n| n.of(&CONTAINER_NAMES)).filter(|n| !n.is_empty());
-                let image = image.map(|i| i.of(&IMAGE_PATTERNS));
-                let mut paths = Vec::new();
-                let mut raw_paths = Vec::new();
-                for pick in std::iter::once(&rule.path).chain(rule.more_paths.iter().take(MAX_ITEMS - 1)) {
-                    let path = pick.of(&REQUIRED_PATHS);
-                    if !paths.contains(&normalize(path)) {
-                        paths.push(normalize(path));
-                        raw_paths.push(json!(path));
-                    }
-                }
-                if (name.is_none() && image.is_none()) || paths.is_empty() {
-                    continue;
-                }
-                let mut obj = Map::new();
-                if let Some(n) = name {
-                    obj.insert("name".into(), json!(n));
-                }
-                if let Some(i) = image {
-                    obj.insert("image".into(), json!(i));
-                }
-                obj.insert("paths".into(), Value::Array(raw_paths));
-                raw.push(Value::Object(obj));
-                model.rules.push((name.map(str::to_string), image.map(str::to_string), paths));
+    let rules = input.rules.model().map_ref(|rules| {
+        let mut raw = Vec::new();
+        for rule in rules.iter().take(MAX_ITEMS) {
+            let (name, image) = match rule.selector {
+                RuleSelector::Name(n) => (Some(n), None),
+                RuleSelector::Image(i) => (None, Some(i)),
+                RuleSelector::Both(n, i) => (Some(n), Some(i)),
+            };
+            // An empty name is invalid settings: not generated.
+            let name = name.map(|n| n.of(&CONTAINER_NAMES)).filter(|n| !n.is_empty());
+            let mut paths = Vec::new();
+            let picks = std::iter::once(&rule.path).chain(rule.more_paths.iter().take(MAX_ITEMS - 1));
+            let raw_paths: Vec<Value> = picks.filter_map(|pick| unique(&mut paths, pick)).collect();
+            let selector = model::Selector::new(name, image.map(|i| i.of(&IMAGE_PATTERNS)));
+            if selector == model::Selector::default() {
+                continue;
             }
-            map.insert("containerWritablePaths".into(), Value::Array(raw));
+            let mut obj = selector.json(false);
+            obj.insert("paths".into(), Value::Array(raw_paths));
+            raw.push(Value::Object(obj));
+            m.rules.push(model::Rule { selector, paths });
         }
-    }
+        Value::Array(raw)
+    });
+    put(&mut map, "containerWritablePaths", rules);
     if let Some(tri) = input.warn_sub_path_mounts {
         map.insert("warnSubPathMounts".into(), tri.json());
-        model.warn_sub_path_mounts = tri != Tri::False;
+        m.warn_sub_path_mounts = tri != Tri::False;
     }
-    (Value::Object(map), model)
-}
-
-fn image_matches(pattern: &str, image: Option<&str>) -> bool {
-    let Some(image) = image else { return false };
-    match pattern.strip_suffix('*') {
-        Some(prefix) => image.starts_with(prefix),
-        None => image == pattern,
-    }
-}
-
-/// An exemption object or a rule's selector: both given, both match.
-fn selector_matches(n: &Option<String>, i: &Option<String>, name: &str, image: Option<&str>) -> bool {
-    n.as_deref().is_none_or(|n| n == name) && i.as_deref().is_none_or(|i| image_matches(i, image))
-}
-
-impl ModelSettings {
-    fn is_exempt(&self, name: &str, image: Option<&str>) -> bool {
-        self.exemptions.iter().any(|(n, i)| selector_matches(n, i, name, image))
-    }
-
-    /// `requiredWritablePaths`, then the paths of every rule the container
-    /// matches, each once.
-    fn required_paths(&self, name: &str, image: Option<&str>) -> Vec<&str> {
-        let mut paths: Vec<&str> = self.paths.iter().map(String::as_str).collect();
-        for (n, i, rule_paths) in &self.rules {
-            if selector_matches(n, i, name, image) {
-                for path in rule_paths {
-                    if !paths.contains(&path.as_str()) {
-                        paths.push(path);
-                    }
-                }
+    let profiles = input.profiles.model().map_ref(|picks| {
+        for pick in picks.iter().take(MAX_ITEMS) {
+            let name = pick.of(&PROFILES).to_string();
+            if !m.profiles.contains(&name) {
+                m.profiles.push(name);
             }
         }
-        paths
-    }
+        json!(m.profiles)
+    });
+    put(&mut map, "applicationProfiles", profiles);
+    (Value::Object(map), m)
 }
 
 // --------------------------------------------------------------- JSON build
@@ -665,40 +633,32 @@ fn container_json(c: &Container, init: bool, b: &mut Builder, corrupt: Option<&C
             map.insert("name".into(), json!(name.of(&CONTAINER_NAMES)));
         }
     }
-    if let Some(image) = c.image {
-        map.insert("image".into(), json!(image.of(&IMAGES)));
+    if let Some(image) = container_image(c) {
+        map.insert("image".into(), json!(image));
     }
-    match &c.security_context {
-        SecurityContext::Absent => {}
-        SecurityContext::Null => {
-            map.insert("securityContext".into(), Value::Null);
-        }
-        SecurityContext::Empty => {
-            map.insert("securityContext".into(), json!({}));
-        }
-        SecurityContext::ReadOnlyRoot(tri) => {
-            map.insert("securityContext".into(), json!({"readOnlyRootFilesystem": tri.json()}));
-        }
+    let context = match &c.security_context {
+        SecurityContext::Absent => model::Field::Absent,
+        SecurityContext::Null => model::Field::Null,
+        SecurityContext::Empty => model::Field::Set(json!({})),
+        SecurityContext::ReadOnlyRoot(tri) => model::Field::Set(json!({"readOnlyRootFilesystem": tri.json()})),
         SecurityContext::WithOthers(tri) => {
-            let mut sc = Map::new();
-            sc.insert("runAsNonRoot".into(), json!(true));
-            sc.insert("capabilities".into(), json!({"drop": ["ALL"], "add": null}));
-            sc.insert("seLinuxOptions".into(), Value::Null);
+            let mut sc = json!({"runAsNonRoot": true, "capabilities": {"drop": ["ALL"], "add": null}, "seLinuxOptions": null});
             if let Some(tri) = tri {
-                sc.insert("readOnlyRootFilesystem".into(), tri.json());
+                sc["readOnlyRootFilesystem"] = tri.json();
             }
-            map.insert("securityContext".into(), Value::Object(sc));
+            model::Field::Set(sc)
         }
         SecurityContext::WrongType(t) => {
             b.corrupted = true;
             let wrong = [json!("readOnly"), json!(1), json!([true]), json!(true)];
-            map.insert("securityContext".into(), wrong[*t as usize % wrong.len()].clone());
+            model::Field::Set(wrong[*t as usize % wrong.len()].clone())
         }
         SecurityContext::WrongFlagType => {
             b.corrupted = true;
-            map.insert("securityContext".into(), json!({"readOnlyRootFilesystem": "true"}));
+            model::Field::Set(json!({"readOnlyRootFilesystem": "true"}))
         }
-    }
+    };
+    put(&mut map, "securityContext", context);
     if let (Some(power), Some(sc)) = (&c.power, map.get_mut("securityContext").and_then(Value::as_object_mut)) {
         match power {
             Power::Privileged(tri) => {
@@ -719,50 +679,33 @@ fn container_json(c: &Container, init: bool, b: &mut Builder, corrupt: Option<&C
             }
         }
     }
-    match &c.mounts {
-        Field::Absent => {}
-        Field::Null => {
-            map.insert("volumeMounts".into(), Value::Null);
+    let mount_json = |i: usize, m: &Mount, b: &mut Builder| {
+        let mut mount = json!({"name": m.volume.volume_name(), "mountPath": m.path.of(&MOUNT_PATHS)});
+        if i == 0 && matches!(corrupt, Some(Corruption::MountPathNotString)) {
+            b.corrupted = true;
+            mount["mountPath"] = json!(["/tmp"]);
         }
-        Field::Present(mounts) => {
-            if matches!(corrupt, Some(Corruption::MountsNotList)) {
-                b.corrupted = true;
-                map.insert("volumeMounts".into(), json!({"name": "x", "mountPath": "/tmp"}));
-            } else {
-                let mut list = Vec::new();
-                for (i, m) in mounts.iter().take(MAX_ITEMS).enumerate() {
-                    let mut mount = Map::new();
-                    mount.insert("name".into(), json!(m.volume.volume_name()));
-                    if i == 0 && matches!(corrupt, Some(Corruption::MountPathNotString)) {
-                        b.corrupted = true;
-                        mount.insert("mountPath".into(), json!(["/tmp"]));
-                    } else {
-                        mount.insert("mountPath".into(), json!(m.path.of(&MOUNT_PATHS)));
-                    }
-                    if let Some(ro) = m.read_only {
-                        mount.insert("readOnly".into(), ro.json());
-                    }
-                    match m.sub_path {
-                        SubPath::None => {}
-                        SubPath::SubPath => {
-                            mount.insert("subPath".into(), json!("sub"));
-                        }
-                        SubPath::SubPathExpr => {
-                            mount.insert("subPathExpr".into(), json!("$(POD_NAME)"));
-                        }
-                        SubPath::Empty => {
-                            mount.insert("subPath".into(), json!(""));
-                        }
-                    }
-                    if let Some(extra) = &m.extra {
-                        mount.insert("recursiveReadOnlyFuture".into(), extra.json());
-                    }
-                    list.push(Value::Object(mount));
-                }
-                map.insert("volumeMounts".into(), Value::Array(list));
-            }
+        if let Some(ro) = m.read_only {
+            mount["readOnly"] = ro.json();
         }
-    }
+        match m.sub_path {
+            SubPath::None => {}
+            SubPath::SubPath => mount["subPath"] = json!("sub"),
+            SubPath::SubPathExpr => mount["subPathExpr"] = json!("$(POD_NAME)"),
+            SubPath::Empty => mount["subPath"] = json!(""),
+        }
+        if let Some(extra) = &m.extra {
+            mount["recursiveReadOnlyFuture"] = extra.json();
+        }
+        mount
+    };
+    let mounts = if matches!((&c.mounts, corrupt), (Field::Present(_), Some(Corruption::MountsNotList))) {
+        b.corrupted = true;
+        model::Field::Set(json!({"name": "x", "mountPath": "/tmp"}))
+    } else {
+        list_json(&c.mounts, |i, m| mount_json(i, m, b))
+    };
+    put(&mut map, "volumeMounts", mounts);
     if init && c.restart_always {
         map.insert("restartPolicy".into(), json!("Always"));
     }
@@ -777,59 +720,15 @@ fn volume_json(v: &Volume, b: &mut Builder, corrupt: bool) -> Value {
         b.corrupted = true;
         return json!(5);
     }
-    let mut map = Map::new();
-    map.insert("name".into(), json!(v.name.volume_name()));
-    let ro = |r: &Option<Tri>, mut obj: Map<String, Value>| {
-        if let Some(r) = r {
-            obj.insert("readOnly".into(), r.json());
-        }
-        Value::Object(obj)
-    };
-    let (key, source) = match &v.kind {
-        VolumeType::EmptyDir => ("emptyDir", json!({})),
-        VolumeType::EmptyDirMemory => ("emptyDir", json!({"medium": "Memory", "sizeLimit": "1Gi"})),
-        VolumeType::ConfigMap => ("configMap", json!({"name": "cfg"})),
-        VolumeType::Secret => ("secret", json!({"secretName": "s", "optional": null})),
-        VolumeType::Projected => ("projected", json!({"sources": [{"serviceAccountToken": {"path": "token"}}]})),
-        VolumeType::DownwardApi => ("downwardAPI", json!({"items": []})),
-        VolumeType::Pvc(r) => ("persistentVolumeClaim", ro(r, json_map(json!({"claimName": "claim"})))),
-        VolumeType::HostPath => ("hostPath", json!({"path": "/var/data", "type": ""})),
-        VolumeType::Csi(r) => ("csi", ro(r, json_map(json!({"driver": "csi.example.com"})))),
-        VolumeType::Nfs(r) => ("nfs", ro(r, json_map(json!({"server": "nfs", "path": "/"})))),
-        VolumeType::Image => ("image", json!({"reference": "registry.example.com/data:1", "pullPolicy": "IfNotPresent"})),
-        VolumeType::Ephemeral => (
-            "ephemeral",
-            json!({"volumeClaimTemplate": {"metadata": null, "spec": {"accessModes": ["ReadWriteOnce"]}}}),
-        ),
-        VolumeType::NoSource => ("", Value::Null),
-    };
-    if !key.is_empty() {
-        map.insert(key.into(), source);
-    }
+    let mut volume = v.kind.source().json(&v.name.volume_name());
     if let Some(extra) = &v.extra {
-        map.insert("futureVolumeField".into(), extra.volume_json());
+        volume["futureVolumeField"] = extra.volume_json();
     }
-    Value::Object(map)
+    volume
 }
 
-fn json_map(v: Value) -> Map<String, Value> {
-    match v {
-        Value::Object(m) => m,
-        _ => unreachable!(),
-    }
-}
-
-fn list_json<T>(
-    field: &Field<Vec<T>>,
-    mut item: impl FnMut(usize, &T) -> Value,
-) -> Option<Value> {
-    match field {
-        Field::Absent => None,
-        Field::Null => Some(Value::Null),
-        Field::Present(items) => Some(Value::Array(
-            items.iter().take(MAX_ITEMS).enumerate().map(|(i, t)| item(i, t)).collect(),
-        )),
-    }
+fn list_json<T>(field: &Field<Vec<T>>, mut item: impl FnMut(usize, &T) -> Value) -> model::Field<Value> {
+    field.model().map_ref(|items| items.iter().take(MAX_ITEMS).enumerate().map(|(i, t)| item(i, t)).collect())
 }
 
 fn spec_json(spec: &Spec, b: &mut Builder) -> Value {
@@ -844,36 +743,25 @@ fn spec_json(spec: &Spec, b: &mut Builder) -> Value {
     for (key, field, init) in lists {
         let value = if key == "containers" && matches!(corrupt, Some(Corruption::ContainersNotList)) {
             b.corrupted = true;
-            Some(json!({"name": "app"}))
+            model::Field::Set(json!({"name": "app"}))
         } else {
             list_json(field, |i, c| {
                 let hit = (key == "containers" && i == 0).then_some(corrupt).flatten();
                 container_json(c, init, b, hit)
             })
         };
-        if let Some(value) = value {
-            map.insert(key.into(), value);
-        }
+        put(&mut map, key, value);
     }
     let corrupt_volume = matches!(corrupt, Some(Corruption::VolumeNotObject));
-    if let Some(value) = list_json(&spec.volumes, |i, v| volume_json(v, b, corrupt_volume && i == 0)) {
-        map.insert("volumes".into(), value);
-    }
-    match spec.os {
-        Os::Absent => {}
-        Os::Null => {
-            map.insert("os".into(), Value::Null);
-        }
-        Os::Linux => {
-            map.insert("os".into(), json!({"name": "linux"}));
-        }
-        Os::Windows => {
-            map.insert("os".into(), json!({"name": "windows"}));
-        }
-        Os::Empty => {
-            map.insert("os".into(), json!({}));
-        }
-    }
+    put(&mut map, "volumes", list_json(&spec.volumes, |i, v| volume_json(v, b, corrupt_volume && i == 0)));
+    let os = match spec.os {
+        Os::Absent => model::Field::Absent,
+        Os::Null => model::Field::Null,
+        Os::Linux => model::Field::Set(json!({"name": "linux"})),
+        Os::Windows => model::Field::Set(json!({"name": "windows"})),
+        Os::Empty => model::Field::Set(json!({})),
+    };
+    put(&mut map, "os", os);
     map.insert("restartPolicy".into(), json!("Always"));
     map.insert("dnsConfig".into(), Value::Null);
     if let Some(extra) = &spec.extra {
@@ -925,63 +813,54 @@ fn object_json(input: &Input, layout: Layout, spec: Value, labels: &str) -> Valu
     object
 }
 
-// ------------------------------------------------------------------- model
-
-#[derive(Debug, PartialEq, Clone, Copy)]
-enum Expected {
-    Accept,
-    AcceptWindows,
-    Reject,
-    Mutate,
-    /// The model does not predict this input (malformed shapes, ambiguous
-    /// duplicate mounts); only the general invariants apply.
-    Unknown,
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Mutation {
-    None,
-    RootOnly,
-    Full,
-}
+// ------------------------------------------------- the input in model terms
 
 fn container_name(c: &Container) -> &'static str {
     c.name.map(|n| n.of(&CONTAINER_NAMES)).unwrap_or("")
 }
 
 fn present_list<T>(field: &Field<Vec<T>>) -> &[T] {
-    field.as_ref().map(|v| &v[..v.len().min(MAX_ITEMS)]).unwrap_or(&[])
+    match field {
+        Field::Present(v) => &v[..v.len().min(MAX_ITEMS)],
+        _ => &[],
+    }
 }
 
 fn container_image(c: &Container) -> Option<&'static str> {
-    c.image.map(|i| i.of(&IMAGES))
-}
-
-/// A container's image in the old Pod, by name. `Ambiguous`: the old Pod
-/// has two containers of that name with different images (invalid in
-/// Kubernetes; the contract does not say which one counts).
-#[derive(Clone, Copy, PartialEq)]
-enum OldImage {
-    Image(Option<&'static str>),
-    Ambiguous,
-}
-
-fn old_images(spec: &Spec) -> HashMap<&'static str, OldImage> {
-    let mut images = HashMap::new();
-    for field in [&spec.init_containers, &spec.containers, &spec.ephemeral_containers] {
-        for c in present_list(field) {
-            let image = OldImage::Image(container_image(c));
-            images
-                .entry(container_name(c))
-                .and_modify(|old| {
-                    if *old != image {
-                        *old = OldImage::Ambiguous;
-                    }
-                })
-                .or_insert(image);
-        }
+    match c.image_override {
+        Some(image) => image,
+        None => c.image.map(|i| IMAGES[i.0 as usize % IMAGES.len()]),
     }
-    images
+}
+
+/// The image a container had in the old Pod, by `pick` and its image `new`
+/// now: a quarter of the picks another spelling of `new` (the same image:
+/// not checked), a quarter another tag or digest of nginx when `new` is an
+/// nginx (a digest pinned or unpinned, a tag moved: checked), the rest any
+/// image of the alphabet.
+fn old_image(new: Option<&'static str>, pick: Pick) -> Option<&'static str> {
+    let group = new.map(image_group);
+    let candidates: Vec<&'static str> = match (pick.0 % 4, group) {
+        (0, Some(g)) => IMAGE_GROUPS[g].iter().copied().filter(|i| Some(*i) != new).collect(),
+        (1, Some(g)) if NGINX_GROUPS.contains(&g) => {
+            NGINX_GROUPS.filter(|other| *other != g).flat_map(|other| IMAGE_GROUPS[other].iter().copied()).collect()
+        }
+        _ => Vec::new(),
+    };
+    match candidates.len() {
+        0 => Some(IMAGES[(pick.0 / 4) as usize % IMAGES.len()]),
+        n => Some(candidates[(pick.0 / 4) as usize % n]),
+    }
+}
+
+/// The containers of `spec` in pod spec order, with their list.
+fn containers(spec: &Spec) -> impl Iterator<Item = (List, &Container)> {
+    let lists = [
+        (List::Init, &spec.init_containers),
+        (List::Regular, &spec.containers),
+        (List::Ephemeral, &spec.ephemeral_containers),
+    ];
+    lists.into_iter().flat_map(|(list, field)| present_list(field).iter().map(move |c| (list, c)))
 }
 
 fn images_changed(input: &Input) -> bool {
@@ -999,235 +878,113 @@ fn old_spec(input: &Input) -> Spec {
     });
     for (c, change) in containers.flatten().zip(changes) {
         if let Some(image) = change {
-            c.image = *image;
+            c.image_override = Some(image.and_then(|pick| old_image(container_image(c), pick)));
         }
     }
     spec
 }
 
-fn segments(path: &str) -> Vec<&str> {
-    path.split('/').filter(|s| !s.is_empty()).collect()
-}
-
-/// The model's prediction: a verdict and the number of warnings it carries
-/// (before the policy bounds them to 20 and one saying how many more).
-#[derive(Debug, PartialEq, Clone, Copy)]
-struct Prediction {
-    verdict: Expected,
-    warnings: usize,
-}
-
-impl Expected {
-    fn without_warnings(self) -> Prediction {
-        Prediction { verdict: self, warnings: 0 }
-    }
-}
-
-fn grants_remount(capability: &str) -> bool {
-    let upper = capability.to_ascii_uppercase();
-    let bare = upper.strip_prefix("CAP_").unwrap_or(&upper);
-    bare == "SYS_ADMIN" || bare == "ALL"
-}
-
-/// Whether a container can remount its root: privileged, or adding
-/// SYS_ADMIN or ALL, in a securityContext that is an object.
-fn can_remount(c: &Container) -> bool {
-    let context_is_object =
-        matches!(c.security_context, SecurityContext::Empty | SecurityContext::ReadOnlyRoot(_) | SecurityContext::WithOthers(_));
-    context_is_object
-        && match &c.power {
-            Some(Power::Privileged(tri)) => tri.is_true(),
-            Some(Power::Add(caps)) => caps.iter().take(MAX_ITEMS).any(|p| grants_remount(p.of(&CAPABILITIES))),
-            _ => false,
-        }
-}
-
-/// The model's prediction for a checked kind's readable, non-Windows spec.
-/// `old`: on a Pod UPDATE, the old Pod's images by container name.
-fn predict_containers(
-    spec: &Spec,
-    settings: &ModelSettings,
-    old: Option<&HashMap<&'static str, OldImage>>,
-    mutation: Mutation,
-) -> Prediction {
-    // Volumes by name: (writable, updated); duplicate names are ambiguous.
-    let volumes = present_list(&spec.volumes);
-    let mut by_name: Vec<(String, bool, bool)> = Vec::new();
-    for v in volumes {
-        let name = v.name.volume_name();
-        if by_name.iter().any(|(n, _, _)| *n == name) {
-            return Expected::Unknown.without_warnings();
-        }
-        by_name.push((name, v.kind.writable(), v.kind.updated()));
-    }
-    let volume = |name: &str| by_name.iter().find(|(n, _, _)| n == name).map(|(_, w, u)| (*w, *u));
-    let mut any_violation = false;
-    let mut unfixable = false;
-    let mut warnings = 0;
-    let lists = [
-        (&spec.init_containers, false),
-        (&spec.containers, false),
-        (&spec.ephemeral_containers, true),
-    ];
-    for (field, ephemeral) in lists {
-        if ephemeral && settings.exempt_ephemeral {
-            continue;
-        }
-        for c in present_list(field) {
-            let name = container_name(c);
-            let image = container_image(c);
-            // Exemptions see the image the container has now.
-            if settings.is_exempt(name, image) {
-                continue;
-            }
-            let image_changed = match old.map(|old| old.get(name)) {
-                // CREATE, or a name the old Pod did not have.
-                None | Some(None) => false,
-                Some(Some(OldImage::Ambiguous)) => return Expected::Unknown.without_warnings(),
-                Some(Some(OldImage::Image(old_image))) if *old_image == image => continue,
-                Some(Some(OldImage::Image(_))) => true,
-            };
-            let mounts = present_list(&c.mounts);
-            warnings += usize::from(can_remount(c));
-            if settings.warn_sub_path_mounts {
-                warnings += mounts
-                    .iter()
-                    .filter(|m| matches!(m.sub_path, SubPath::SubPath | SubPath::SubPathExpr))
-                    .filter(|m| volume(&m.volume.volume_name()).is_some_and(|(_, updated)| updated))
-                    .count();
-            }
-            let mut violation = false;
-            let root = match &c.security_context {
-                SecurityContext::ReadOnlyRoot(t) | SecurityContext::WithOthers(Some(t)) => Some(*t),
-                _ => None,
-            };
-            match root {
-                Some(Tri::True) => {}
-                Some(Tri::False) => {
-                    violation = true;
-                    unfixable = true;
+/// A readable spec (no corruption) as the model describes a pod.
+fn pod_model(spec: &Spec) -> model::Pod {
+    let container = |(list, c): (List, &Container)| {
+        let (root, context_is_object) = match &c.security_context {
+            SecurityContext::ReadOnlyRoot(t) | SecurityContext::WithOthers(Some(t)) => (Some(*t), true),
+            SecurityContext::Empty | SecurityContext::WithOthers(None) => (None, true),
+            _ => (None, false),
+        };
+        let can_remount = context_is_object
+            && match &c.power {
+                Some(Power::Privileged(tri)) => model::can_remount(tri.is_true(), []),
+                Some(Power::Add(caps)) => {
+                    model::can_remount(false, caps.iter().take(MAX_ITEMS).map(|p| p.of(&CAPABILITIES)))
                 }
-                _ => violation = true,
-            }
-            if !ephemeral {
-                for path in settings.required_paths(name, image) {
-                    let target = segments(path);
-                    // The deepest covering mount decides; two at the same depth
-                    // (duplicate mount paths, invalid in Kubernetes) are ambiguous.
-                    let mut best: Option<(usize, bool)> = None;
-                    let mut tie = false;
-                    for m in mounts {
-                        let mount_segments = segments(m.path.of(&MOUNT_PATHS));
-                        if !target.starts_with(&mount_segments) {
-                            continue;
-                        }
-                        let depth = mount_segments.len();
-                        let ok = m.read_only != Some(Tri::True)
-                            && volume(&m.volume.volume_name()).is_some_and(|(writable, _)| writable);
-                        match best {
-                            Some((d, _)) if d > depth => {}
-                            Some((d, w)) if d == depth => tie |= w != ok,
-                            _ => {
-                                best = Some((depth, ok));
-                                tie = false;
-                            }
-                        }
-                    }
-                    if tie {
-                        return Expected::Unknown.without_warnings();
-                    }
-                    match best {
-                        Some((_, true)) => {}
-                        Some((_, false)) => {
-                            violation = true;
-                            unfixable = true;
-                        }
-                        None => {
-                            violation = true;
-                            if mutation != Mutation::Full {
-                                unfixable = true;
-                            }
-                        }
-                    }
-                }
-            }
-            // A running container's securityContext cannot change.
-            if violation && image_changed {
-                unfixable = true;
-            }
-            any_violation |= violation;
+                _ => false,
+            };
+        let mount = |m: &Mount| model::Mount {
+            path: m.path.of(&MOUNT_PATHS).to_string(),
+            volume: m.volume.volume_name(),
+            read_only: m.read_only == Some(Tri::True),
+            sub_path: matches!(m.sub_path, SubPath::SubPath | SubPath::SubPathExpr),
+        };
+        model::Container {
+            list,
+            name: container_name(c).to_string(),
+            image: container_image(c).map(str::to_string),
+            root: match root {
+                Some(Tri::True) => model::Root::True,
+                Some(Tri::False) => model::Root::False,
+                _ => model::Root::Unset,
+            },
+            can_remount,
+            mounts: present_list(&c.mounts).iter().map(mount).collect(),
         }
-    }
-    let verdict = if !any_violation {
-        Expected::Accept
-    } else if !settings.mutate || mutation == Mutation::None || unfixable {
-        Expected::Reject
-    } else {
-        Expected::Mutate
     };
-    Prediction { verdict, warnings }
+    let volume = |v: &Volume| model::Volume { name: v.name.volume_name(), source: v.kind.source() };
+    model::Pod {
+        containers: containers(spec).map(container).collect(),
+        volumes: present_list(&spec.volumes).iter().map(volume).collect(),
+        windows: matches!(spec.os, Os::Windows),
+    }
 }
 
+/// The model's prediction for the input: request shapes the model does not
+/// describe are decided here, the rest by `model::evaluate`.
 fn predict(
     input: &Input,
     object: &Value,
     old_object: Option<&Value>,
     corrupted: bool,
     old_corrupted: bool,
-    settings: &ModelSettings,
-) -> Prediction {
+    settings: &model::Settings,
+) -> model::Prediction {
+    let fixed = model::Prediction::of;
     if input.operation == Operation::Delete {
-        return Expected::Accept.without_warnings();
+        return fixed(Expected::Accept);
     }
     let (_, _, _, Some(layout)) = input.kind.gvk() else {
-        return Expected::Accept.without_warnings();
+        return fixed(Expected::Accept);
     };
     let misplaced = input.misplace_gate.rare() && input.layout != layout;
     if input.spec_null_gate.rare() {
         // spec: null at the kind's path, or a parent of it.
-        return Expected::Reject.without_warnings();
+        return fixed(Expected::Reject);
     }
     if misplaced {
         // A Pod's `spec` is then an object without containers; a workload
         // has no pod spec where one belongs.
-        let verdict = if layout == Layout::Pod { Expected::Accept } else { Expected::Reject };
-        return verdict.without_warnings();
+        return fixed(if layout == Layout::Pod { Expected::Accept } else { Expected::Reject });
     }
     if corrupted {
-        return Expected::Unknown.without_warnings();
+        return fixed(Expected::Unknown("a field of the wrong type"));
     }
-    if matches!(input.spec.os, Os::Windows) {
-        return Prediction { verdict: Expected::AcceptWindows, warnings: 1 };
-    }
-    if input.operation == Operation::Create {
-        return predict_containers(&input.spec, settings, None, Mutation::Full);
-    }
-    // UPDATE
-    if layout == Layout::Pod {
-        if old_corrupted {
-            return Expected::Unknown.without_warnings();
-        }
-        let old_spec = match &input.old {
-            OldObject::Absent | OldObject::Null => None,
-            OldObject::Same | OldObject::SameTemplateRelabeled => Some(old_spec(input)),
-            OldObject::WithoutEphemeralContainers => {
-                let mut s = old_spec(input);
-                s.ephemeral_containers = Field::Absent;
-                Some(s)
+    let operation = match (input.operation, layout) {
+        (Operation::Create, _) => model::Operation::Create,
+        (_, Layout::Pod) if old_corrupted => return fixed(Expected::Unknown("an old Pod of the wrong shape")),
+        (_, Layout::Pod) => {
+            let old_spec = match &input.old {
+                OldObject::Absent | OldObject::Null => None,
+                OldObject::Same | OldObject::SameTemplateRelabeled => Some(old_spec(input)),
+                OldObject::WithoutEphemeralContainers => {
+                    let mut s = old_spec(input);
+                    s.ephemeral_containers = Field::Absent;
+                    Some(s)
+                }
+                OldObject::Other(other) => Some(other.clone()),
+            };
+            let old = old_spec.iter().flat_map(|s| containers(s).map(|(_, c)| c));
+            model::Operation::PodUpdate {
+                old: old.map(|c| (container_name(c).to_string(), container_image(c).map(str::to_string))).collect(),
+                subresource: input.ephemeral_subresource,
             }
-            OldObject::Other(other) => Some(other.clone()),
-        };
-        let old = old_spec.as_ref().map(old_images).unwrap_or_default();
-        let mutation = if input.ephemeral_subresource { Mutation::RootOnly } else { Mutation::None };
-        return predict_containers(&input.spec, settings, Some(&old), mutation);
-    }
-    let template_path = &layout.spec_path()[..layout.spec_path().len() - 1];
-    let unchanged = old_object.is_some_and(|old| common::at(old, template_path) == common::at(object, template_path));
-    if unchanged {
-        Expected::Accept.without_warnings()
-    } else {
-        predict_containers(&input.spec, settings, None, Mutation::Full)
-    }
+        }
+        _ => {
+            let template_path = &layout.spec_path()[..layout.spec_path().len() - 1];
+            let unchanged =
+                old_object.is_some_and(|old| common::at(old, template_path) == common::at(object, template_path));
+            model::Operation::WorkloadUpdate { template_changed: !unchanged }
+        }
+    };
+    model::evaluate(settings, &pod_model(&input.spec), &operation)
 }
 
 // ------------------------------------------------------------------ target
@@ -1279,25 +1036,14 @@ fn run(input: &Input) {
         }
         OldObject::Other(other) => Some(object_json(input, layout, spec_json(other, &mut old_b), "demo")),
     };
-    let (settings, model) = build_settings(&input.settings);
+    let (settings, given) = build_settings(&input.settings);
 
     let operation = match input.operation {
         Operation::Create => "CREATE",
         Operation::Update => "UPDATE",
         Operation::Delete => "DELETE",
     };
-    let mut request = json!({
-        "uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
-        "kind": {"group": group, "version": version, "kind": kind_name},
-        "resource": {"group": group, "version": version, "resource": "things"},
-        "requestKind": {"group": group, "version": version, "kind": kind_name},
-        "name": "demo",
-        "namespace": "default",
-        "operation": operation,
-        "userInfo": {"username": "fuzzer", "groups": ["system:authenticated"]},
-        "dryRun": false,
-        "options": null,
-    });
+    let mut request = model::admission_request((group, version, kind_name, "things"), operation);
     if input.ephemeral_subresource {
         request["subResource"] = json!("ephemeralcontainers");
     }
@@ -1318,31 +1064,51 @@ fn run(input: &Input) {
     }
 
     let verdict = common::evaluate_value(&payload);
-    if let Verdict::Reject { message, .. } = &verdict {
-        common::check_message_bounds(message);
-    }
-    let expected = predict(input, &object, old_object.as_ref(), corrupted, old_b.corrupted, &model);
-
-    // At most 20 warnings, then one saying how many more.
-    let shown = expected.warnings.min(common::MAX_LISTED) + usize::from(expected.warnings > common::MAX_LISTED);
-    let matches = match (&verdict, expected.verdict) {
-        (_, Expected::Unknown) => true,
-        (Verdict::Accept { warnings }, Expected::Accept) => warnings.len() == shown,
-        (Verdict::Accept { warnings }, Expected::AcceptWindows) => warnings.len() == 1,
-        (Verdict::Reject { warnings, .. }, Expected::Reject) => warnings.len() == shown,
-        (Verdict::Mutate { warnings, .. }, Expected::Mutate) => warnings.len() == shown,
+    let expected = predict(input, &object, old_object.as_ref(), corrupted, old_b.corrupted, &given);
+    let agrees = match (&verdict, expected.verdict) {
+        (_, Expected::Unknown(_)) => true,
+        (Verdict::Accept { .. }, Expected::Accept | Expected::AcceptWindows)
+        | (Verdict::Reject { .. }, Expected::Reject)
+        | (Verdict::Mutate { .. }, Expected::Mutate) => {
+            model::check_warnings(common::warnings(&verdict), &expected).is_ok()
+        }
         _ => false,
     };
     assert!(
-        matches,
+        agrees,
         "the policy and the contract model disagree: model {expected:?}, policy {verdict:?}\npayload: {payload}"
     );
+    // Validate-only mode: the message counts the model's violations, at
+    // most 20 listed then one line saying how many more.
+    let plain = if given.mutate {
+        let mut validate_only = payload.clone();
+        validate_only["settings"]["mutate"] = Value::Bool(false);
+        common::evaluate_value(&validate_only)
+    } else {
+        verdict.clone()
+    };
+    let bounded = |message: &str| model::check_message_bounds(message).unwrap_or_else(|e| panic!("{e}:\n{message}"));
+    if let Verdict::Reject { message, .. } = &verdict {
+        bounded(message);
+    }
+    if let Verdict::Reject { message, .. } = &plain {
+        let (count, violations) = (bounded(message), expected.violations());
+        assert!(
+            violations == 0 || count == Some(violations),
+            "the model counts {violations} violations, the message {count:?}:\n{message}\npayload: {payload}"
+        );
+        // Each path violation names what requires the path (the global
+        // list, a rule, an application profile).
+        if let Err(why) = model::check_attribution(message, &expected) {
+            panic!("{why}\n{message}\npayload: {payload}");
+        }
+    }
 
     // Flipping warnSubPathMounts changes the subPath warnings only.
     let mut flipped = payload.clone();
     match flipped.get_mut("settings").and_then(Value::as_object_mut) {
         Some(map) => {
-            map.insert("warnSubPathMounts".into(), json!(!model.warn_sub_path_mounts));
+            map.insert("warnSubPathMounts".into(), json!(!given.warn_sub_path_mounts));
         }
         None => flipped["settings"] = json!({"warnSubPathMounts": false}),
     }
@@ -1352,7 +1118,7 @@ fn run(input: &Input) {
         common::without_warnings(&other),
         "warnSubPathMounts changed the verdict\npayload: {payload}"
     );
-    let off = if model.warn_sub_path_mounts { &other } else { &verdict };
+    let off = if given.warn_sub_path_mounts { &other } else { &verdict };
     assert!(
         common::warnings(off).iter().all(|w| !w.contains(" with subPath")),
         "a subPath warning with warnSubPathMounts: false: {off:?}\npayload: {payload}"
@@ -1362,29 +1128,31 @@ fn run(input: &Input) {
     if checked_layout.is_none() {
         assert_eq!(verdict, Verdict::Accept { warnings: vec![] }, "unchecked kind {kind_name} in group {group:?}");
     }
-    if !model.mutate {
+    if !given.mutate {
         assert!(!matches!(verdict, Verdict::Mutate { .. }), "Mutate without mutate: true");
     }
-
-    if model.mutate {
-        // Validate-only mode agrees on what is compliant, and mutation
-        // never turns a rejection in validate-only mode into a plain accept.
-        let mut validate_only = payload.clone();
-        validate_only["settings"]["mutate"] = Value::Bool(false);
-        let plain = common::evaluate_value(&validate_only);
-        match (&verdict, &plain) {
-            (Verdict::Accept { .. }, Verdict::Accept { .. }) => {}
-            (Verdict::Mutate { .. } | Verdict::Reject { .. }, Verdict::Reject { .. }) => {}
-            _ => panic!(
-                "mutate: true gives {verdict:?} but mutate: false gives {plain:?}\npayload: {payload}"
-            ),
-        }
+    // Validate-only mode agrees on what is compliant, and mutation never
+    // turns a rejection in validate-only mode into a plain accept.
+    match (&verdict, &plain) {
+        (Verdict::Accept { .. }, Verdict::Accept { .. }) => {}
+        (Verdict::Mutate { .. } | Verdict::Reject { .. }, Verdict::Reject { .. }) => {}
+        _ => panic!("mutate: true gives {verdict:?} but mutate: false gives {plain:?}\npayload: {payload}"),
     }
 
     if let Verdict::Mutate { object: mutated, .. } = &verdict {
         common::check_mutation(&payload, mutated);
         // Same input, same output (volume names are deterministic).
         assert_eq!(common::evaluate_value(&payload), verdict, "non-deterministic mutation");
+        // Only the edits the model allows.
+        if expected.verdict == Expected::Mutate {
+            let path = checked_layout.expect("a checked kind").spec_path();
+            let (Some(old), Some(new)) = (common::at(&object, path), common::at(mutated, path)) else {
+                panic!("no pod spec in the mutated object")
+            };
+            let empty_dir = model::injected_empty_dir(&settings);
+            let edits = model::check_edits(old, new, &expected, Some(&empty_dir));
+            assert!(edits.problems.is_empty(), "{}\npayload: {payload}", edits.problems.join("\n"));
+        }
     }
 }
 

@@ -5,13 +5,17 @@
 //! message; accepted settings are consistent (normalised absolute paths
 //! without duplicates, in `requiredWritablePaths` and in each
 //! `containerWritablePaths` rule; well-formed exemptions and rule selectors,
-//! never empty; rules with at least one path; a supported writable volume)
-//! and survive a round trip through their JSON form unchanged.
+//! never empty, whose image patterns read again to the same pattern; rules
+//! with at least one path; profiles known and each once, their rules after
+//! the settings' rules; a supported writable volume) and survive a round
+//! trip through their JSON form unchanged.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use readonly_rootfs_policy::settings::{ContainerSelector, ImagePattern, SETTING_KEYS, Settings, is_quantity};
+use readonly_rootfs_policy::settings::{
+    ContainerSelector, ImagePattern, RuleOrigin, SETTING_KEYS, Settings, is_quantity,
+};
 use readonly_rootfs_policy::settings_validation;
 use serde_json::{Value, json};
 
@@ -57,9 +61,24 @@ fn check_consistent(settings: &Settings) {
     for exemption in &settings.exempt_containers {
         check_selector(exemption);
     }
-    for rule in &settings.container_writable_paths {
+    for (index, rule) in settings.container_writable_paths.iter().enumerate() {
         check_selector(&rule.selector);
         assert!(!rule.paths.is_empty(), "a rule without paths accepted");
+        check_paths(&rule.paths);
+        assert_eq!(rule.origin, RuleOrigin::Setting { index });
+    }
+    for (i, profile) in settings.application_profiles.iter().enumerate() {
+        assert!(
+            !settings.application_profiles[..i].iter().any(|p| p.name == profile.name),
+            "profile {} accepted twice",
+            profile.name
+        );
+    }
+    let expected_rules: usize =
+        settings.application_profiles.iter().map(|p| p.repositories.len()).sum();
+    assert_eq!(settings.profile_rules.len(), expected_rules);
+    for rule in &settings.profile_rules {
+        assert!(matches!(rule.origin, RuleOrigin::Profile(_)));
         check_paths(&rule.paths);
     }
     let volume = &settings.writable_volume;
@@ -92,20 +111,21 @@ fn check_paths(paths: &[String]) {
 }
 
 /// An exemption or a rule's selector: never empty (a blank must not widen
-/// it), a name without `*`, an image with at most a trailing `*`.
+/// it), a name without `*`, an image pattern with `*` only where the
+/// contract allows it, that reads again to the same pattern.
 fn check_selector(selector: &ContainerSelector) {
     assert!(selector.name.is_some() || selector.image.is_some(), "empty selector accepted");
     if let Some(name) = &selector.name {
         assert!(!name.is_empty() && !name.contains('*'), "bad name {name:?}");
     }
-    match &selector.image {
-        None => {}
-        Some(ImagePattern::Exact(image)) => {
-            assert!(!image.is_empty() && !image.contains('*'), "bad exact image {image:?}")
-        }
-        Some(ImagePattern::Prefix(prefix)) => {
-            assert!(!prefix.contains('*'), "bad image prefix {prefix:?}")
-        }
+    if let Some(pattern) = &selector.image {
+        let written = pattern.written();
+        let stars = written.matches('*').count();
+        assert!(
+            stars == 0 || written == "*" || (stars == 1 && (written.ends_with("/*") || written.ends_with(":*"))),
+            "a * where the contract does not allow it: {written:?}"
+        );
+        assert_eq!(ImagePattern::parse(written).as_ref(), Ok(pattern));
     }
 }
 
@@ -115,7 +135,7 @@ fn selector_json(selector: &ContainerSelector) -> serde_json::Map<String, Value>
         entry.insert("name".into(), json!(name));
     }
     if let Some(image) = &selector.image {
-        entry.insert("image".into(), json!(image.to_string()));
+        entry.insert("image".into(), json!(image.written()));
     }
     entry
 }
@@ -145,5 +165,6 @@ fn to_json(settings: &Settings) -> Value {
         "writableVolume": volume,
         "containerWritablePaths": rules,
         "warnSubPathMounts": settings.warn_sub_path_mounts,
+        "applicationProfiles": settings.application_profiles.iter().map(|p| p.name).collect::<Vec<_>>(),
     })
 }

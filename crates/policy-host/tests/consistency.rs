@@ -10,7 +10,10 @@
 //!   `kubewarden/questions-ui`, mutation, resources, display name...);
 //! * one set of settings: `SETTING_KEYS` = questions-ui.yml variables = the
 //!   rows of README.md's settings table; the examples use only those keys,
-//!   with values the policy accepts.
+//!   with values the policy accepts;
+//! * one set of application profiles: README.md's profile table has a row per
+//!   profile path of `APPLICATION_PROFILES` with its reason and source, and
+//!   the questions-ui.yml help text names exactly the known profiles.
 //!
 //! Failures name the file and the value to fix.
 
@@ -22,6 +25,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use readonly_rootfs_policy::profiles::APPLICATION_PROFILES;
 use readonly_rootfs_policy::request::CheckedKind;
 use readonly_rootfs_policy::settings::{SETTING_KEYS, Settings};
 use serde::Deserialize;
@@ -559,4 +563,68 @@ fn metadata_annotations_are_single_line_where_oci_needs_them() {
             "metadata.yml {key} must be a single line to reach the OCI manifest"
         );
     }
+}
+
+/// The rows of README.md's profile table (under `### \`applicationProfiles\``),
+/// as the data would write them.
+#[test]
+fn readme_profile_table_is_the_profiles_data() {
+    let readme = read("README.md");
+    let section: Vec<&str> = readme
+        .lines()
+        .skip_while(|l| l.trim() != "### `applicationProfiles`")
+        .skip(1)
+        .take_while(|l| !l.starts_with("## ") && !l.starts_with("### "))
+        .filter(|l| l.starts_with("| `"))
+        .collect();
+    let mut expected = Vec::new();
+    for profile in APPLICATION_PROFILES {
+        let repositories: Vec<String> = profile
+            .repositories
+            .iter()
+            .map(|r| format!("`{r}`"))
+            .collect();
+        for source in profile.sources() {
+            expected.push(format!(
+                "| `{}` | {} | `{}` | {} | [source]({}) |",
+                profile.name,
+                repositories.join(", "),
+                source.path,
+                source.reason,
+                source.source
+            ));
+        }
+    }
+    assert_eq!(
+        section, expected,
+        "README.md: the applicationProfiles table must list every profile path with its reason and source, as src/profiles.rs has them"
+    );
+}
+
+#[test]
+fn questions_ui_names_exactly_the_known_profiles() {
+    let questions = yaml("questions-ui.yml");
+    let question = questions["questions"]
+        .as_sequence()
+        .and_then(|list| {
+            list.iter()
+                .find(|q| q["variable"].as_str() == Some("applicationProfiles"))
+        })
+        .expect("questions-ui.yml: no applicationProfiles question");
+    let description = str_at(
+        question,
+        &["description"],
+        "questions-ui.yml applicationProfiles",
+    );
+    let listed = description
+        .split("Known profiles: ")
+        .nth(1)
+        .and_then(|rest| rest.split('.').next())
+        .expect("questions-ui.yml applicationProfiles: the description must say \"Known profiles: a, b, c.\"");
+    let names: Vec<&str> = listed.split(", ").collect();
+    let known: Vec<&str> = APPLICATION_PROFILES.iter().map(|p| p.name).collect();
+    assert_eq!(
+        names, known,
+        "questions-ui.yml: applicationProfiles must name exactly the known profiles"
+    );
 }

@@ -2,6 +2,7 @@
 //! waPC payload the engine would send, the core's verdict, and the JSON
 //! patch the engine would compute from it.
 
+use crate::served::NotServed;
 use readonly_rootfs_policy::request::CheckedKind;
 use readonly_rootfs_policy::{Verdict, evaluate_payload};
 use serde_json::{Value, json};
@@ -10,8 +11,12 @@ use serde_json::{Value, json};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
     /// Not one of the kinds the policy checks: the policy would accept it
-    /// unchanged (when the engine sends it at all).
-    NotChecked,
+    /// unchanged (when the engine sends it at all). `reason` says why, for
+    /// the report: `not a kind the policy checks`, or the API group the
+    /// policy checks a kind of that name in.
+    NotChecked {
+        reason: String,
+    },
     Accepted {
         warnings: Vec<String>,
     },
@@ -36,7 +41,7 @@ impl Decision {
 
     pub fn warnings(&self) -> &[String] {
         match self {
-            Decision::NotChecked => &[],
+            Decision::NotChecked { .. } => &[],
             Decision::Accepted { warnings }
             | Decision::Mutated { warnings, .. }
             | Decision::Rejected { warnings, .. } => warnings,
@@ -51,13 +56,21 @@ pub fn group_version(api_version: &str) -> (&str, &str) {
 }
 
 /// Evaluates `object` as a `CREATE` with `settings` (the settings JSON
-/// text, already validated).
+/// text, already validated). An object whose apiVersion Kubernetes no longer
+/// serves for its kind ([`NotServed`]) is evaluated as the version that
+/// replaced it (`extensions/v1beta1` DaemonSet as `apps/v1`): the pod
+/// template is the same.
 pub fn evaluate_object(object: &Value, settings: &str) -> Decision {
     let api_version = object["apiVersion"].as_str().unwrap_or_default();
     let kind = object["kind"].as_str().unwrap_or_default();
-    let (group, version) = group_version(api_version);
+    let (group, version) = match NotServed::find(api_version, kind) {
+        Some(not_served) => not_served.checked_as(),
+        None => group_version(api_version),
+    };
     let Some(checked) = CheckedKind::from_group_kind(group, kind) else {
-        return Decision::NotChecked;
+        return Decision::NotChecked {
+            reason: not_checked_reason(group, kind),
+        };
     };
     let payload = payload(object, settings, group, version, kind, checked.resource());
     match evaluate_payload(payload.as_bytes()) {
@@ -78,6 +91,24 @@ pub fn evaluate_object(object: &Value, settings: &str) -> Decision {
                 warnings,
             }
         }
+    }
+}
+
+/// Why an object of `group` and `kind` is not checked: the policy matches
+/// kinds on API group and kind (any version), so a custom resource called
+/// `Deployment` in another group is not an apps Deployment.
+fn not_checked_reason(group: &str, kind: &str) -> String {
+    let api_group = |group: &str| match group {
+        "" => "the core API group".to_string(),
+        group => format!("API group {group}"),
+    };
+    match CheckedKind::ALL.iter().find(|k| k.kind_name() == kind) {
+        Some(checked) => format!(
+            "the policy checks {kind} in {}, not {}",
+            api_group(checked.group_kind().0),
+            api_group(group)
+        ),
+        None => "not a kind the policy checks".to_string(),
     }
 }
 
@@ -130,14 +161,60 @@ mod tests {
         assert_eq!(payload["settings"], json!({}));
     }
 
+    fn not_checked(reason: &str) -> Decision {
+        Decision::NotChecked {
+            reason: reason.to_string(),
+        }
+    }
+
     #[test]
     fn kinds_are_matched_on_group_and_kind() {
-        let mut not_apps = pod(json!({"name": "a"}));
-        not_apps["apiVersion"] = json!("example.com/v1");
-        assert_eq!(evaluate_object(&not_apps, "{}"), Decision::NotChecked);
+        let mut not_core = pod(json!({"name": "a"}));
+        not_core["apiVersion"] = json!("example.com/v1");
+        assert_eq!(
+            evaluate_object(&not_core, "{}"),
+            not_checked("the policy checks Pod in the core API group, not API group example.com")
+        );
+        let mut core_deployment = pod(json!({"name": "a"}));
+        core_deployment["kind"] = json!("Deployment");
+        assert_eq!(
+            evaluate_object(&core_deployment, "{}"),
+            not_checked("the policy checks Deployment in API group apps, not the core API group")
+        );
         let mut config = pod(json!({"name": "a"}));
         config["kind"] = json!("ConfigMap");
-        assert_eq!(evaluate_object(&config, "{}"), Decision::NotChecked);
+        assert_eq!(
+            evaluate_object(&config, "{}"),
+            not_checked("not a kind the policy checks")
+        );
+    }
+
+    #[test]
+    fn a_version_no_longer_served_is_evaluated_as_its_replacement() {
+        let template = json!({"spec": {"containers": [{"name": "a"}]}});
+        for (api_version, kind) in [
+            ("extensions/v1beta1", "DaemonSet"),
+            ("apps/v1beta2", "Deployment"),
+        ] {
+            let object = json!({"apiVersion": api_version, "kind": kind,
+                                "metadata": {"name": "d"}, "spec": {"template": template}});
+            let Decision::Rejected { message, .. } = evaluate_object(&object, "{}") else {
+                panic!("{api_version} {kind} not rejected");
+            };
+            assert!(
+                message.contains("(spec.template.spec.containers[0])"),
+                "{message}"
+            );
+        }
+        // Never served in extensions: not checked, and the report says where.
+        let statefulset = json!({"apiVersion": "extensions/v1beta1", "kind": "StatefulSet",
+                                 "metadata": {"name": "s"}, "spec": {"template": template}});
+        assert_eq!(
+            evaluate_object(&statefulset, "{}"),
+            not_checked(
+                "the policy checks StatefulSet in API group apps, not API group extensions"
+            )
+        );
     }
 
     #[test]

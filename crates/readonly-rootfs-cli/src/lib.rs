@@ -7,7 +7,9 @@ pub mod check;
 pub mod config;
 pub mod inputs;
 pub mod patch;
+pub mod profiles;
 pub mod report;
+pub mod served;
 pub mod yaml;
 
 use check::{Decision, evaluate_object};
@@ -16,12 +18,15 @@ use inputs::Input;
 use report::{Mode, ObjectReport};
 use serde_json::Value;
 use serde_norway::Value as Yaml;
+use served::NotServed;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
-/// Every checked object is accepted (or fixed).
+/// Every checked object is accepted (or fixed), and no object has an
+/// apiVersion Kubernetes no longer serves.
 pub const EXIT_ACCEPTED: u8 = 0;
-/// Some object is rejected (with `--fix`: cannot be fixed).
+/// Some object is rejected (with `--fix`: cannot be fixed), or has an
+/// apiVersion Kubernetes no longer serves: the API server would refuse it.
 pub const EXIT_REJECTED: u8 = 1;
 /// Usage error, invalid settings, unreadable input.
 pub const EXIT_ERROR: u8 = 2;
@@ -194,6 +199,7 @@ impl Run {
             namespace: metadata("namespace"),
             name: metadata("name"),
             decision,
+            not_served: NotServed::find(api_version, kind),
         });
     }
 
@@ -226,13 +232,14 @@ impl Run {
         match (self.mode, output) {
             (Mode::Fix, _) => {
                 stdout.write_all(self.fixed_yaml.as_bytes())?;
-                // The fixed, the unfixable and any warnings, on stderr
-                // (stdout is YAML).
+                // The fixed, the unfixable, any warnings and apiVersions no
+                // longer served, on stderr (stdout is YAML).
                 for report in &self.reports {
                     if matches!(
                         report.decision,
                         Decision::Mutated { .. } | Decision::Rejected { .. }
                     ) || !report.decision.warnings().is_empty()
+                        || report.not_served.is_some()
                     {
                         stderr.write_all(report.text(Mode::Fix).as_bytes())?;
                     }
@@ -255,7 +262,11 @@ impl Run {
     fn exit_status(&self) -> u8 {
         if !self.errors.is_empty() {
             EXIT_ERROR
-        } else if self.reports.iter().any(|r| !r.decision.allowed()) {
+        } else if self
+            .reports
+            .iter()
+            .any(|r| !r.decision.allowed() || r.not_served.is_some())
+        {
             EXIT_REJECTED
         } else {
             EXIT_ACCEPTED

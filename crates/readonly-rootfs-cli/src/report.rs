@@ -1,6 +1,8 @@
 //! What `check` prints: a line per object (text), or one JSON array.
 
 use crate::check::Decision;
+use crate::served::NotServed;
+use readonly_rootfs_policy::escape::line_safe;
 use serde::Serialize;
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -18,6 +20,9 @@ pub struct ObjectReport {
     pub namespace: Option<String>,
     pub name: Option<String>,
     pub decision: Decision,
+    /// The object's apiVersion is one Kubernetes no longer serves for its
+    /// kind (the decision is the policy's on the replacement version).
+    pub not_served: Option<NotServed>,
 }
 
 /// Whether the decisions were taken to check or to fix (`mutate: true`
@@ -48,7 +53,7 @@ impl ObjectReport {
 
     fn verdict(&self, mode: Mode) -> &'static str {
         match (&self.decision, mode) {
-            (Decision::NotChecked, _) => "not checked",
+            (Decision::NotChecked { .. }, _) => "not checked",
             (Decision::Accepted { .. }, _) => "accepted",
             (Decision::Mutated { .. }, Mode::Check) => "accepted with changes",
             (Decision::Mutated { .. }, Mode::Fix) => "fixed",
@@ -57,10 +62,21 @@ impl ObjectReport {
         }
     }
 
-    /// The object's line, then the policy's message, warnings and patch,
-    /// indented.
+    /// The object's line (with why it is not checked), then, indented, an
+    /// apiVersion no longer served and the policy's message, warnings and
+    /// patch.
     pub fn text(&self, mode: Mode) -> String {
-        let mut text = format!("{}: {}\n", self.heading(), self.verdict(mode));
+        let mut line = format!("{}: {}", self.heading(), self.verdict(mode));
+        if let Decision::NotChecked { reason } = &self.decision {
+            let _ = write!(line, " ({reason})");
+        }
+        // Names, kinds and groups come from the manifest: a control
+        // character in one must not start a line of its own.
+        let mut text = line_safe(&line);
+        text.push('\n');
+        if let Some(not_served) = &self.not_served {
+            let _ = writeln!(text, "    not served: {}", not_served.message());
+        }
         if let Decision::Rejected { message, .. } = &self.decision {
             for line in message.lines() {
                 let _ = writeln!(text, "    {line}");
@@ -92,6 +108,10 @@ impl ObjectReport {
             Decision::Mutated { patch, .. } => (None, Some(patch.as_slice())),
             _ => (None, None),
         };
+        let not_checked_reason = match &self.decision {
+            Decision::NotChecked { reason } => Some(reason.as_str()),
+            _ => None,
+        };
         JsonRecord {
             file: &self.file,
             document: self.document,
@@ -100,7 +120,13 @@ impl ObjectReport {
             kind: &self.kind,
             namespace: self.namespace.as_deref(),
             name: self.name.as_deref(),
-            checked: self.decision != Decision::NotChecked,
+            checked: not_checked_reason.is_none(),
+            not_checked_reason,
+            not_served: self.not_served.as_ref().map(|n| NotServedRecord {
+                removed_in: n.removed_in,
+                replacement: n.replacement,
+                message: n.message(),
+            }),
             allowed: self.decision.allowed(),
             message,
             warnings: self.decision.warnings(),
@@ -121,10 +147,25 @@ struct JsonRecord<'r> {
     namespace: Option<&'r str>,
     name: Option<&'r str>,
     checked: bool,
+    /// Why `checked` is false; null when it is true.
+    not_checked_reason: Option<&'r str>,
+    /// Null unless the apiVersion is one Kubernetes no longer serves.
+    not_served: Option<NotServedRecord>,
+    /// The policy's verdict (on the replacement version when `notServed`).
     allowed: bool,
     message: Option<&'r str>,
     warnings: &'r [String],
     patch: Option<&'r [Value]>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NotServedRecord {
+    /// The Kubernetes release that stopped serving the apiVersion (`1.16`).
+    removed_in: &'static str,
+    /// The apiVersion to use (`apps/v1`), which the policy checked it as.
+    replacement: &'static str,
+    message: String,
 }
 
 pub fn json(reports: &[ObjectReport]) -> String {
@@ -136,7 +177,9 @@ pub fn json(reports: &[ObjectReport]) -> String {
 }
 
 /// `12 objects: 9 accepted, 1 rejected, 2 not checked`; counts that are zero
-/// are left out, except accepted.
+/// are left out, except accepted. Objects whose apiVersion is no longer
+/// served are counted after a semicolon (`; 1 with an apiVersion no longer
+/// served`): they are also counted by verdict.
 pub fn summary(reports: &[ObjectReport], mode: Mode, input_errors: usize) -> String {
     let count = |verdict: &str| {
         reports
@@ -163,9 +206,13 @@ pub fn summary(reports: &[ObjectReport], mode: Mode, input_errors: usize) -> Str
         let s = if input_errors == 1 { "" } else { "s" };
         parts.push(format!("{input_errors} input error{s}"));
     }
+    let not_served = match reports.iter().filter(|r| r.not_served.is_some()).count() {
+        0 => String::new(),
+        n => format!("; {n} with an apiVersion no longer served"),
+    };
     let objects = reports.len();
     let s = if objects == 1 { "" } else { "s" };
-    format!("{objects} object{s}: {}\n", parts.join(", "))
+    format!("{objects} object{s}: {}{not_served}\n", parts.join(", "))
 }
 
 #[cfg(test)]
@@ -183,6 +230,13 @@ mod tests {
             namespace: Some("shop".into()),
             name: Some("web".into()),
             decision,
+            not_served: None,
+        }
+    }
+
+    fn not_checked(reason: &str) -> Decision {
+        Decision::NotChecked {
+            reason: reason.into(),
         }
     }
 
@@ -223,7 +277,55 @@ mod tests {
             records,
             json!([{"file": "k8s/web.yaml", "document": 2, "item": null, "apiVersion": "apps/v1",
                     "kind": "Deployment", "namespace": "shop", "name": "web", "checked": true,
-                    "allowed": true, "message": null, "warnings": [], "patch": null}])
+                    "notCheckedReason": null, "notServed": null, "allowed": true,
+                    "message": null, "warnings": [], "patch": null}])
+        );
+    }
+
+    #[test]
+    fn not_checked_says_why_on_the_object_s_line_and_in_json() {
+        let lookalike = ObjectReport {
+            api_version: "example.com/v1".into(),
+            ..report(not_checked(
+                "the policy checks Deployment in API group apps, not API group example.com",
+            ))
+        };
+        assert_eq!(
+            lookalike.text(Mode::Check),
+            "k8s/web.yaml document 2: Deployment shop/web: not checked (the policy checks Deployment in API group apps, not API group example.com)\n"
+        );
+        let record: Value = serde_json::from_str(&json(&[lookalike])).unwrap();
+        assert_eq!(record[0]["checked"], false);
+        assert_eq!(
+            record[0]["notCheckedReason"],
+            "the policy checks Deployment in API group apps, not API group example.com"
+        );
+    }
+
+    #[test]
+    fn an_api_version_no_longer_served_comes_first_under_the_object_and_is_counted() {
+        let retired = ObjectReport {
+            api_version: "apps/v1beta2".into(),
+            not_served: NotServed::find("apps/v1beta2", "Deployment"),
+            ..report(Decision::Rejected {
+                message: "Deployment rejected (1 violation):\n- container \"a\"".into(),
+                warnings: vec![],
+            })
+        };
+        assert_eq!(
+            retired.text(Mode::Check),
+            "k8s/web.yaml document 2: Deployment shop/web: rejected\n    not served: Kubernetes 1.16 and later do not serve apps/v1beta2 Deployment, so the API server refuses this object; change apiVersion to apps/v1 (the policy checked it as apps/v1)\n    Deployment rejected (1 violation):\n    - container \"a\"\n"
+        );
+        let records: Value = serde_json::from_str(&json(std::slice::from_ref(&retired))).unwrap();
+        assert_eq!(
+            records[0]["notServed"],
+            json!({"removedIn": "1.16", "replacement": "apps/v1",
+                   "message": "Kubernetes 1.16 and later do not serve apps/v1beta2 Deployment, so the API server refuses this object; change apiVersion to apps/v1 (the policy checked it as apps/v1)"})
+        );
+        let reports = [retired, report(Decision::Accepted { warnings: vec![] })];
+        assert_eq!(
+            summary(&reports, Mode::Check, 0),
+            "2 objects: 1 accepted, 1 rejected; 1 with an apiVersion no longer served\n"
         );
     }
 
@@ -231,8 +333,8 @@ mod tests {
     fn summary_counts_verdicts() {
         let reports = [
             report(Decision::Accepted { warnings: vec![] }),
-            report(Decision::NotChecked),
-            report(Decision::NotChecked),
+            report(not_checked("not a kind the policy checks")),
+            report(not_checked("not a kind the policy checks")),
         ];
         assert_eq!(
             summary(&reports, Mode::Check, 0),

@@ -19,7 +19,7 @@ fn multi_document_yaml_gives_a_line_per_object_and_a_summary() {
         out.stdout,
         format!(
             "multi.yaml document 1: Deployment shop/web: accepted\n\
-             multi.yaml document 2: ConfigMap shop/web-config: not checked\n\
+             multi.yaml document 2: ConfigMap shop/web-config: not checked (not a kind the policy checks)\n\
              multi.yaml document 4: Pod shop/legacy: rejected\n\
              {LEGACY_POD_REJECTED}\
              3 objects: 1 accepted, 1 rejected, 1 not checked\n"
@@ -50,12 +50,17 @@ fn list_items_are_checked_and_json_output_has_every_field() {
     assert_eq!(
         records[0],
         json!({"file": "list.yaml", "document": 1, "item": 0, "apiVersion": "v1", "kind": "Pod",
-               "namespace": null, "name": "ok", "checked": true, "allowed": true,
-               "message": null, "warnings": [], "patch": null})
+               "namespace": null, "name": "ok", "checked": true, "notCheckedReason": null,
+               "notServed": null, "allowed": true, "message": null, "warnings": [],
+               "patch": null})
     );
     assert_eq!(records[1]["kind"], "Service");
     assert_eq!(records[1]["item"], 1);
     assert_eq!(records[1]["checked"], false);
+    assert_eq!(
+        records[1]["notCheckedReason"],
+        "not a kind the policy checks"
+    );
     assert_eq!(records[1]["allowed"], true);
     let cronjob = &records[2];
     assert_eq!(
@@ -108,15 +113,181 @@ fn directories_are_searched_for_manifests_in_path_order() {
 }
 
 #[test]
-fn objects_of_other_kinds_are_not_checked_and_pass() {
+fn objects_of_other_kinds_are_not_checked_say_why_and_pass() {
     let out = run(&["check", "not-checked.yaml"]);
     assert_eq!(out.status, 0, "{}", out.stderr);
     assert_eq!(
         out.stdout,
-        "not-checked.yaml document 1: Service web: not checked\n\
-         not-checked.yaml document 2: Deployment lookalike: not checked\n\
-         not-checked.yaml document 3: Namespace shop: not checked\n\
+        "not-checked.yaml document 1: Service web: not checked (not a kind the policy checks)\n\
+         not-checked.yaml document 2: Deployment lookalike: not checked (the policy checks Deployment in API group apps, not API group example.com)\n\
+         not-checked.yaml document 3: Namespace shop: not checked (not a kind the policy checks)\n\
          3 objects: 0 accepted, 3 not checked\n"
+    );
+    assert_eq!(out.stderr, "");
+
+    let out = run(&["check", "--output", "json", "not-checked.yaml"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let why: Vec<(Value, Value, Value, Value)> = out
+        .records()
+        .iter()
+        .map(|r| {
+            (
+                r["kind"].clone(),
+                r["checked"].clone(),
+                r["notCheckedReason"].clone(),
+                r["notServed"].clone(),
+            )
+        })
+        .collect();
+    let not_a_checked_kind = json!("not a kind the policy checks");
+    assert_eq!(
+        why,
+        [
+            (
+                json!("Service"),
+                json!(false),
+                not_a_checked_kind.clone(),
+                Value::Null
+            ),
+            (
+                json!("Deployment"),
+                json!(false),
+                json!("the policy checks Deployment in API group apps, not API group example.com"),
+                Value::Null
+            ),
+            (
+                json!("Namespace"),
+                json!(false),
+                not_a_checked_kind,
+                Value::Null
+            ),
+        ]
+    );
+}
+
+/// What `check` says of the apiVersion of each document of not-served.yaml.
+const NOT_SERVED_DAEMONSET: &str = "Kubernetes 1.16 and later do not serve extensions/v1beta1 DaemonSet, so the API server refuses this object; change apiVersion to apps/v1 (the policy checked it as apps/v1)";
+const NOT_SERVED_DEPLOYMENT: &str = "Kubernetes 1.16 and later do not serve apps/v1beta2 Deployment, so the API server refuses this object; change apiVersion to apps/v1 (the policy checked it as apps/v1)";
+const NOT_SERVED_CRONJOB: &str = "Kubernetes 1.25 and later do not serve batch/v1beta1 CronJob, so the API server refuses this object; change apiVersion to batch/v1 (the policy checked it as batch/v1)";
+
+#[test]
+fn an_api_version_no_longer_served_is_checked_as_its_replacement_and_reported() {
+    let out = run(&["check", "not-served.yaml"]);
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        format!(
+            "not-served.yaml document 1: DaemonSet kube-system/fluentd-elasticsearch: rejected\n    \
+             not served: {NOT_SERVED_DAEMONSET}\n    \
+             DaemonSet rejected by the read-only root filesystem policy (1 violation):\n    \
+             - container \"fluentd-elasticsearch\" (spec.template.spec.containers[0]): securityContext.readOnlyRootFilesystem is not set; set it to true\n\
+             not-served.yaml document 2: Deployment web: accepted\n    \
+             not served: {NOT_SERVED_DEPLOYMENT}\n\
+             not-served.yaml document 3: CronJob ops/nightly: accepted\n    \
+             not served: {NOT_SERVED_CRONJOB}\n\
+             not-served.yaml document 4: Deployment current: accepted\n\
+             4 objects: 3 accepted, 1 rejected; 3 with an apiVersion no longer served\n"
+        )
+    );
+    assert_eq!(out.stderr, "");
+
+    let out = run(&["check", "--output", "json", "not-served.yaml"]);
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    let records = out.records();
+    let not_served = |removed_in: &str, replacement: &str, message: &str| json!({"removedIn": removed_in, "replacement": replacement, "message": message});
+    let verdicts: Vec<(Value, Value, Value, Value)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["apiVersion"].clone(),
+                r["checked"].clone(),
+                r["allowed"].clone(),
+                r["notServed"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            (
+                json!("extensions/v1beta1"),
+                json!(true),
+                json!(false),
+                not_served("1.16", "apps/v1", NOT_SERVED_DAEMONSET)
+            ),
+            (
+                json!("apps/v1beta2"),
+                json!(true),
+                json!(true),
+                not_served("1.16", "apps/v1", NOT_SERVED_DEPLOYMENT)
+            ),
+            (
+                json!("batch/v1beta1"),
+                json!(true),
+                json!(true),
+                not_served("1.25", "batch/v1", NOT_SERVED_CRONJOB)
+            ),
+            (json!("apps/v1"), json!(true), json!(true), Value::Null),
+        ]
+    );
+    assert_eq!(records[0]["notCheckedReason"], Value::Null);
+}
+
+#[test]
+fn an_api_version_no_longer_served_exits_1_even_when_the_policy_accepts() {
+    let cronjob = "apiVersion: batch/v1beta1\nkind: CronJob\nmetadata: {name: nightly}\nspec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          containers:\n          - {name: backup, image: backup:2, securityContext: {readOnlyRootFilesystem: true}}\n";
+    let out = run_in(&support::data_dir(), &["check", "-"], cronjob);
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        format!(
+            "<stdin> document 1: CronJob nightly: accepted\n    not served: {NOT_SERVED_CRONJOB}\n\
+             1 object: 1 accepted; 1 with an apiVersion no longer served\n"
+        )
+    );
+    let json = run_in(
+        &support::data_dir(),
+        &["check", "--output", "json", "-"],
+        cronjob,
+    );
+    assert_eq!(json.status, 1, "{}", json.stderr);
+    assert_eq!(json.records()[0]["allowed"], true);
+
+    // --fix: the DaemonSet is fixed and the others are accepted, but every
+    // document keeps its apiVersion (apps/v1 asks for more than a new
+    // version, such as spec.selector), so the output cannot be deployed.
+    let fix = run(&["check", "--fix", "not-served.yaml"]);
+    assert_eq!(fix.status, 1, "{}", fix.stderr);
+    assert_eq!(
+        fix.stderr,
+        format!(
+            "not-served.yaml document 1: DaemonSet kube-system/fluentd-elasticsearch: fixed\n    \
+             not served: {NOT_SERVED_DAEMONSET}\n\
+             not-served.yaml document 2: Deployment web: accepted\n    \
+             not served: {NOT_SERVED_DEPLOYMENT}\n\
+             not-served.yaml document 3: CronJob ops/nightly: accepted\n    \
+             not served: {NOT_SERVED_CRONJOB}\n\
+             4 objects: 3 accepted, 1 fixed; 3 with an apiVersion no longer served\n"
+        )
+    );
+    let (fixed, error) = read_documents(&fix.stdout);
+    assert_eq!(error, None);
+    let fixed: Vec<Value> = fixed.iter().map(|d| to_json(d).unwrap()).collect();
+    assert_eq!(
+        fixed
+            .iter()
+            .map(|d| d["apiVersion"].clone())
+            .collect::<Vec<_>>(),
+        [
+            "extensions/v1beta1",
+            "apps/v1beta2",
+            "batch/v1beta1",
+            "apps/v1"
+        ]
+    );
+    assert_eq!(
+        fixed[0]["spec"]["template"]["spec"]["containers"][0]["securityContext"],
+        json!({"readOnlyRootFilesystem": true})
     );
 }
 
@@ -134,7 +305,7 @@ fn a_yaml_syntax_error_names_file_document_and_position() {
     // The document before the error is still reported.
     assert!(
         out.stdout
-            .starts_with("syntax-error.yaml document 1: ConfigMap fine: not checked\n"),
+            .starts_with("syntax-error.yaml document 1: ConfigMap fine: not checked (not a kind the policy checks)\n"),
         "{}",
         out.stdout
     );
@@ -464,7 +635,7 @@ fn fix_of_compliant_input_changes_nothing_and_exits_0() {
 }
 
 #[test]
-fn help_says_that_fix_does_not_keep_comments() {
+fn help_says_that_fix_does_not_keep_comments_and_what_not_checked_and_not_served_mean() {
     let out = run(&["check", "--help"]);
     assert_eq!(out.status, 0);
     assert!(
@@ -474,6 +645,13 @@ fn help_says_that_fix_does_not_keep_comments() {
     );
     for flag in ["--settings", "--policy", "--fix", "--output"] {
         assert!(out.stdout.contains(flag), "{flag}");
+    }
+    for words in ["not checked, saying why", "reported as not served"] {
+        assert!(
+            out.stdout.replace('\n', " ").contains(words),
+            "{words}: {}",
+            out.stdout
+        );
     }
 }
 
@@ -519,5 +697,74 @@ fn a_list_whose_items_are_not_a_list_is_an_input_error() {
     assert_eq!(
         out.stderr,
         "readonly-rootfs: <stdin>: document 1: the List's items are not a list\n"
+    );
+}
+
+#[test]
+fn profiles_prints_every_profile_with_its_paths_and_sources() {
+    let out = run(&["profiles"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    for profile in readonly_rootfs_policy::profiles::APPLICATION_PROFILES {
+        assert!(
+            out.stdout.lines().any(|line| line == profile.name),
+            "{} has no heading:\n{}",
+            profile.name,
+            out.stdout
+        );
+        for source in profile.sources() {
+            assert!(out.stdout.contains(source.source), "{}", source.path);
+        }
+    }
+    let json = run(&["profiles", "--output", "json", "postgres"]);
+    assert_eq!(json.status, 0, "{}", json.stderr);
+    let records: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(records.as_array().unwrap().len(), 1);
+    assert_eq!(records[0]["name"], "postgres");
+    assert_eq!(
+        records[0]["repositories"],
+        json!(["docker.io/library/postgres"])
+    );
+    assert_eq!(records[0]["paths"][0]["path"], "/var/run/postgresql");
+    assert!(
+        records[0]["paths"][1]["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://")
+    );
+}
+
+#[test]
+fn profiles_rejects_an_unknown_name_listing_the_known_ones() {
+    let out = run(&["profiles", "nginx", "ngnix"]);
+    assert_eq!(out.status, 2);
+    assert_eq!(out.stdout, "");
+    assert!(
+        out.stderr.starts_with(
+            "readonly-rootfs: \"ngnix\" is not a known application profile; the known profiles are: nginx, "
+        ),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_manifest_name_with_a_line_break_cannot_forge_a_report_line() {
+    let manifest = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: \"web\\nevil.yaml document 9: Pod shop/fine: accepted\"\nspec:\n  containers:\n    - name: app\n      image: \"evil:1\\n- everything is fine\"\n";
+    let out = run_in(&support::data_dir(), &["check", "-"], manifest);
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with(
+            "<stdin> document 1: Pod web\\nevil.yaml document 9: Pod shop/fine: accepted: rejected\n"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout
+            .lines()
+            .any(|line| line.starts_with("evil.yaml")
+                || line.trim_start().starts_with("- everything")),
+        "{}",
+        out.stdout
     );
 }

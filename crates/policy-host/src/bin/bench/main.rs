@@ -12,6 +12,7 @@
 //! benchmark through the real policy-server, and exits.
 //! (`BENCH_FUEL=1` also prints each guest's instruction count per case).
 
+mod fresh;
 mod payloads;
 mod rawhost;
 
@@ -70,6 +71,32 @@ struct Options {
     /// Calls per case with --perf.
     #[arg(long, default_value_t = 20000, value_parser = positive)]
     perf_calls: usize,
+    /// With --perf: a fresh instance for every call (instantiate,
+    /// initialise, call, drop), as policy-server does.
+    #[arg(long, requires = "perf")]
+    perf_fresh: bool,
+    /// Instead of the benchmark, measure what policy-server does per
+    /// request: a fresh instance for every call (see fresh.rs).
+    #[arg(long)]
+    fresh: bool,
+    /// The mutation floor guest: the cheapest guest that returns the policy's
+    /// mutated object for the mutation case (a baseline for that case only).
+    #[arg(long)]
+    mutation_floor: Option<PathBuf>,
+    /// With --fresh: another build of the policy to measure beside it
+    /// (NAME=WASM, repeatable).
+    #[arg(long = "module", value_name = "NAME=WASM", requires = "fresh")]
+    modules: Vec<String>,
+    /// With --fresh: thread counts to measure, comma-separated.
+    #[arg(long, default_value = "1,2", value_delimiter = ',', value_parser = positive)]
+    fresh_threads: Vec<usize>,
+    /// With --fresh: batches of 20 requests per guest, thread and run.
+    #[arg(long, default_value_t = 50, value_parser = positive)]
+    fresh_batches: usize,
+    /// With --fresh: engines, comma-separated: epoch (policy-server's
+    /// default, with its policy timeout), plain (wasmtime's default).
+    #[arg(long, default_value = "epoch", value_delimiter = ',', value_parser = fresh::EngineKind::parse)]
+    fresh_engines: Vec<fresh::EngineKind>,
 }
 
 fn positive(text: &str) -> Result<usize, String> {
@@ -283,6 +310,45 @@ fn run() -> Result<bool, String> {
         unreachable!("clap requires the three guests without --dump-only");
     };
     let paths = [policy, parse_only, noop];
+    if options.fresh {
+        let mut fresh_guests = Vec::new();
+        for module in &options.modules {
+            let (name, path) = module
+                .split_once('=')
+                .ok_or_else(|| format!("--module {module}: expected NAME=WASM"))?;
+            fresh_guests.push(fresh::FreshGuest {
+                name: name.to_string(),
+                bytes: read(&PathBuf::from(path))?,
+                mutation_only: false,
+            });
+        }
+        for (name, path) in GUESTS.iter().zip(paths) {
+            fresh_guests.push(fresh::FreshGuest {
+                name: (*name).to_string(),
+                bytes: read(path)?,
+                mutation_only: false,
+            });
+        }
+        if let Some(path) = &options.mutation_floor {
+            fresh_guests.push(fresh::FreshGuest {
+                name: "mutation-floor".to_string(),
+                bytes: read(path)?,
+                mutation_only: true,
+            });
+        }
+        let report = fresh::report(
+            &fresh_guests,
+            &selected_cases(&options),
+            &fresh::FreshOptions {
+                runs: options.runs,
+                batches: options.fresh_batches,
+                threads: options.fresh_threads.clone(),
+                engines: options.fresh_engines.clone(),
+            },
+        )?;
+        print!("{report}");
+        return Ok(true);
+    }
 
     // Compile each module once for the benchmark, and time compiles.
     let engine = rawhost::engine().map_err(|e| e.to_string())?;
@@ -530,6 +596,9 @@ fn perf_loop(
         let mut instance = module.instantiate().map_err(|e| format!("{e:#}"))?;
         let start = Instant::now();
         for _ in 0..options.perf_calls {
+            if options.perf_fresh {
+                instance = module.instantiate().map_err(|e| format!("{e:#}"))?;
+            }
             instance
                 .call("validate", &case.payload)
                 .map_err(|e| format!("{e:#}"))?;

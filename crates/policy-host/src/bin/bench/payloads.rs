@@ -278,6 +278,21 @@ pub fn cases() -> Vec<Case> {
         10,
         false,
     ));
+    // The settings of examples/cluster-policy-mutate-profiles.yaml, validate
+    // only: what a cluster with profiles pays per request for its settings.
+    let profiles = json!({
+        "requiredWritablePaths": ["/tmp"],
+        "exemptContainers": [{"name": "istio-proxy", "image": "docker.io/istio/proxyv2"}],
+        "applicationProfiles": ["nginx", "postgres", "mysql", "mongo", "grafana", "traefik"],
+    });
+    cases.push(case(
+        "6 profiles and an exemption, Pod 1 container".into(),
+        &pod_of(1, Shape::Compliant),
+        &profiles,
+        Expect::Accept,
+        1,
+        true,
+    ));
     for count in [1usize, 100] {
         let plural = if count == 1 { "" } else { "s" };
         cases.push(case(

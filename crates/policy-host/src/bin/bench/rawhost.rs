@@ -43,6 +43,9 @@ pub struct RawInstance {
     store: Store<State>,
     memory: Memory,
     guest_call: TypedFunc<(i32, i32), i32>,
+    /// Wasm instructions of the guest's initialisation (`_start`,
+    /// `wapc_init`), when the engine counts fuel.
+    init_fuel: u64,
 }
 
 fn memory_of(caller: &mut Caller<'_, State>) -> wasmtime::Result<Memory> {
@@ -199,10 +202,13 @@ pub fn engine() -> wasmtime::Result<Engine> {
 }
 
 /// An engine without fuel metering that writes `/tmp/perf-PID.map`, so that
-/// `perf record` can name the guest's functions.
+/// `perf record` can name the guest's functions. With epoch interruption,
+/// as policy-server compiles its policies (the epoch is never incremented
+/// here, so no call is interrupted).
 pub fn perf_engine() -> wasmtime::Result<Engine> {
     let mut config = wasmtime::Config::default();
     config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    config.epoch_interruption(true);
     Engine::new(&config)
 }
 
@@ -234,7 +240,10 @@ impl RawModule {
         let mut store = Store::new(&self.engine, state);
         // Fails (and is not needed) on an engine without fuel metering.
         let _ = store.set_fuel(u64::MAX);
+        // Without effect on an engine without epoch interruption.
+        store.set_epoch_deadline(u64::MAX / 2);
         let instance: Instance = self.linker.instantiate(&mut store, &self.module)?;
+        let before = store.get_fuel().unwrap_or(0);
         for start in ["_start", "wapc_init"] {
             if let Ok(func) = instance.get_typed_func::<(), ()>(&mut store, start) {
                 func.call(&mut store, ())?;
@@ -244,10 +253,12 @@ impl RawModule {
             .get_memory(&mut store, "memory")
             .ok_or_else(|| wasmtime::format_err!("the guest exports no memory"))?;
         let guest_call = instance.get_typed_func::<(i32, i32), i32>(&mut store, "__guest_call")?;
+        let init_fuel = before - store.get_fuel().unwrap_or(0);
         Ok(RawInstance {
             store,
             memory,
             guest_call,
+            init_fuel,
         })
     }
 }
@@ -280,5 +291,18 @@ impl RawInstance {
     /// Current size of the guest's linear memory, in bytes.
     pub fn memory_bytes(&self) -> usize {
         self.memory.data_size(&self.store)
+    }
+
+    /// Where the guest's linear memory is in this process: start and length.
+    pub fn memory_range(&self) -> (*const u8, usize) {
+        (
+            self.memory.data_ptr(&self.store).cast_const(),
+            self.memory.data_size(&self.store),
+        )
+    }
+
+    /// Wasm instructions the guest's initialisation executed.
+    pub fn init_fuel(&self) -> u64 {
+        self.init_fuel
     }
 }
