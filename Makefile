@@ -30,9 +30,15 @@ policy.wasm: $(SOURCE_FILES) | deps-evaluate
 	wasm-opt $(WASM_OPT_FLAGS) target/$(WASM_TARGET)/release/readonly_rootfs_policy.wasm -o policy.wasm
 	@echo "policy.wasm: $$(stat -c %s policy.wasm) bytes, sha256 $$(sha256sum policy.wasm | cut -d' ' -f1)"
 
+# The waPC host (target/debug/policy-host). Only its binary is built, but with
+# the features cargo resolves for the whole workspace (--workspace), as
+# `cargo test --workspace` does, so the two share one build of wasmtime and
+# `make test` compiles it once: `-p policy-host` alone resolves some of
+# wasmtime's dependencies (indexmap, serde_json) with other features, which
+# rebuilt wasmtime and everything above it a second time.
 .PHONY: host
 host:
-	$(CARGO) build --locked -p policy-host
+	$(CARGO) build --locked --workspace --bin policy-host
 
 # The `readonly-rootfs check` CLI (crates/readonly-rootfs-cli): the policy
 # core run natively on manifests; target/release/readonly-rootfs. Its tests
@@ -75,10 +81,25 @@ artifacthub-pkg.yml: metadata.yml questions-ui.yml Cargo.toml | need-kwctl
 	sed -n '/^changes:/,$$p' $@ >> $@.new
 	mv $@.new $@
 
-# Build the policy and evaluate the sample requests in samples/ with it.
-.PHONY: evaluate
-evaluate: policy.wasm host
-	$(HOST) samples samples policy.wasm
+# Build the policy and evaluate the sample requests in samples/ with it:
+# `kwctl run` on annotated-policy.wasm when kwctl is on the PATH or in the
+# engine beside the repository (../shared/engine; scripts/engine.sh unpacks it
+# into target/engine), else the waPC host's `run` on policy.wasm, which builds
+# wasmtime first. scripts/evaluate-samples.py prints the samples either way.
+# `make evaluate-kwctl` and `make evaluate-host` choose the tool.
+.PHONY: evaluate evaluate-kwctl evaluate-host
+evaluate: policy.wasm
+	@engine=$$(bash scripts/engine.sh kwctl) && status=0 || status=$$?; \
+	case $$status in \
+	  0) PATH="$${engine:+$$engine:}$$PATH" $(MAKE) --no-print-directory evaluate-kwctl ;; \
+	  1) echo "make evaluate: no kwctl, so the samples run in the waPC host (policy-host), built with wasmtime first" >&2; \
+	     $(MAKE) --no-print-directory evaluate-host ;; \
+	  *) exit $$status ;; \
+	esac
+evaluate-kwctl: annotated-policy.wasm
+	python3 scripts/evaluate-samples.py kwctl annotated-policy.wasm samples
+evaluate-host: policy.wasm host
+	python3 scripts/evaluate-samples.py $(HOST) policy.wasm samples
 
 .PHONY: fmt
 fmt:
@@ -168,7 +189,7 @@ bench: bench-guests
 # Kubewarden's real policy-server on loopback (bench/policy-server.py: hey,
 # fixed request counts, 8 connections), requests per second and p50/p99 per
 # module, as ratios to the noop guest in the same server. policy-server and
-# kwctl come from the PATH, else from ../shared/engine. Options:
+# kwctl come from the PATH, else from ../shared/engine (scripts/engine.sh). Options:
 # make bench-server BENCH_SERVER_ARGS="--runs 5 --only Mutation".
 .PHONY: bench-server
 bench-server: bench-guests

@@ -13,10 +13,11 @@
 # AdmissionResponse) and the kwctl tests are skipped, each saying why. With
 # CI=true nothing is skipped: a missing kwctl or docker-registry fails.
 #
-# Nothing is built here: `make e2e-tests` builds policy.wasm, the host and,
-# with kwctl, annotated-policy.wasm first. Needs bats >= 1.5, jq and base64
-# (coreutils); the registry test also needs /usr/bin/docker-registry
-# (Debian's docker-registry package).
+# `make e2e-tests` builds policy.wasm, the host and, with kwctl,
+# annotated-policy.wasm first; the one test that runs make (`make evaluate`,
+# which picks kwctl or the host) then finds them up to date. Needs bats >=
+# 1.5, jq, base64 (coreutils) and python3; the registry test also needs
+# /usr/bin/docker-registry (Debian's docker-registry package).
 
 bats_require_minimum_version 1.5.0
 
@@ -501,22 +502,115 @@ NGINX_RULE='{"image": "docker.io/library/nginx:*", "paths": ["/var/cache/nginx",
   assert_warning 'container "privileged-agent" (spec.containers[0]) is privileged and can remount its root filesystem read-write'
 }
 
-@test "samples: each of make evaluate's samples gets the verdict it expects" {
-  local sample expected verdict
+# ---------------------------------------------------------------------------
+# make evaluate: scripts/evaluate-samples.py, its one printer, whichever tool
+# runs the policy (kwctl run, or the host's run without kwctl)
+# ---------------------------------------------------------------------------
+
+# evaluate_samples [DIR]: the printer on DIR (default samples/) with this
+# run's tool and module; sets $status, $output and $stderr.
+evaluate_samples() {
+  run --separate-stderr python3 scripts/evaluate-samples.py "$TOOL" "$POLICY" "${1:-samples}"
+}
+
+# sample_block NAME [OUTPUT]: the printer's block for sample NAME (its
+# ━━ NAME ━━ line to the next blank line) in OUTPUT (default: $output).
+sample_block() {
+  printf '%s\n' "${2-$output}" | sed -n "/^━━ $1 ━━\$/,/^\$/p"
+}
+
+@test "make evaluate: each sample of samples/ gets the verdict it expects, a patch is printed decoded, and the README's example is the output" {
+  local printed sample name expected block printed_patch patch count readme_example
+  evaluate_samples
+  [ "$status" -eq 0 ] || { show; fail_now "the samples printer failed"; }
+  [[ "${lines[0]}" == "policy: $POLICY  (evaluated by "* ]] || { show; fail_now "no policy line"; }
+  printed="$output"
   for sample in samples/*.json; do
+    name="$(basename "$sample" .json)"
     expected="$(jq -r .expect "$sample")"
-    jq .request "$sample" >"$WORK/request.json"
-    run_policy "$WORK/request.json" "$(jq -c .settings "$sample")"
-    assert_evaluated
-    if [ "$(field .allowed)" = false ]; then
-      verdict=REJECTED
-    elif [ "$(field '.patch // empty')" != "" ]; then
-      verdict=MUTATED
-    else
-      verdict=ALLOWED
+    block="$(sample_block "$name" "$printed")"
+    [ -n "$block" ] || { echo "$printed"; fail_now "no block for $name"; }
+    grep -Eq "^  result:   $expected( \(code [0-9]+\))?\$" <<<"$block" ||
+      { echo "$block"; fail_now "$name: the block does not show $expected"; }
+    if [ "$expected" = MUTATED ]; then
+      # The printed patch is the response's base64 patch, decoded.
+      printed_patch="$(sed -n '/^  patch:$/,$p' <<<"$block" | sed '1d' | jq -S -c .)"
+      jq .request "$sample" >"$WORK/request.json"
+      run_policy "$WORK/request.json" "$(jq -c .settings "$sample")"
+      patch="$(field .patch | base64 -d | jq -S -c .)"
+      [ -n "$patch" ] && [ "$printed_patch" = "$patch" ] ||
+        { show; fail_now "$name: printed patch $printed_patch, the response's is $patch"; }
     fi
-    [ "$verdict" = "$expected" ] || { show; fail_now "$sample: expected $expected, got $verdict"; }
   done
+  count="$(find samples -maxdepth 1 -name '*.json' | wc -l)"
+  [[ "$printed" == *$'\n'"$count samples: "*", 0 with invalid settings, 0 host errors" ]] ||
+    { echo "$printed"; fail_now "no summary of $count samples without errors"; }
+  # The README's example block, as it is, is part of the output.
+  readme_example="$(sed -n '/^`make evaluate` prints/,/^## /p' README.md | sed -n '/^```text$/,/^```$/p' | sed '1d;$d')"
+  [ -n "$readme_example" ] || fail_now "no example block after \`make evaluate\` prints in README.md"
+  [[ "$printed" == *"$readme_example"* ]] ||
+    { echo "$printed"; fail_now "the README's example block is not what make evaluate prints"; }
+}
+
+@test "make evaluate: a sample whose outcome is not the one it expects, invalid settings and unreadable samples fail it, each saying why" {
+  local dir="$WORK/samples"
+  mkdir "$dir"
+  jq '.expect = "REJECTED"' samples/01-compliant-pod.json >"$dir/a-unexpected.json"
+  jq '.settings = {"requiredWritablePaths": ["tmp"]}' samples/02-writable-root-pod.json >"$dir/b-invalid-settings.json"
+  printf '{"description": "not JSON' >"$dir/c-not-json.json"
+  jq 'del(.request)' samples/01-compliant-pod.json >"$dir/d-no-request.json"
+  cp samples/02-writable-root-pod.json "$dir/e-as-expected.json"
+  evaluate_samples "$dir"
+  [ "$status" -eq 1 ] || { show; fail_now "expected exit status 1"; }
+  grep -qx '  result:   ALLOWED' <<<"$(sample_block a-unexpected)" || { show; fail_now "a: not ALLOWED"; }
+  grep -qx '  UNEXPECTED: the sample expects REJECTED' <<<"$(sample_block a-unexpected)" ||
+    { show; fail_now "a: no UNEXPECTED line"; }
+  grep -qx '  result:   SETTINGS INVALID' <<<"$(sample_block b-invalid-settings)" || { show; fail_now "b: not SETTINGS INVALID"; }
+  grep -qxF '  message:  requiredWritablePaths[0]: "tmp" is not an absolute path' <<<"$(sample_block b-invalid-settings)" ||
+    { show; fail_now "b: not the settings message"; }
+  grep -qx '  UNEXPECTED: the sample expects REJECTED' <<<"$(sample_block b-invalid-settings)" ||
+    { show; fail_now "b: no UNEXPECTED line"; }
+  grep -q "^  HOST ERROR: cannot read $dir/c-not-json.json: " <<<"$(sample_block c-not-json)" || { show; fail_now "c: no read error"; }
+  grep -qx '  HOST ERROR: the sample has no `request`' <<<"$(sample_block d-no-request)" || { show; fail_now "d: no missing-request error"; }
+  grep -qx '  result:   REJECTED' <<<"$(sample_block e-as-expected)" || { show; fail_now "e: not REJECTED"; }
+  ! grep -q 'UNEXPECTED\|ERROR' <<<"$(sample_block e-as-expected)" || { show; fail_now "e: an error for a sample as expected"; }
+  [ "${lines[-1]}" = "5 samples: 1 allowed, 0 mutated, 1 rejected, 1 with invalid settings, 4 host errors" ] ||
+    { show; fail_now "wrong summary"; }
+
+  # Usage errors: exit 2 and what is wrong.
+  mkdir "$WORK/empty"
+  evaluate_samples "$WORK/empty"
+  [ "$status" -eq 2 ] && [[ "$stderr" == *"no *.json sample in $WORK/empty"* ]] || { show; fail_now "empty directory"; }
+  evaluate_samples "$WORK/missing"
+  [ "$status" -eq 2 ] && [[ "$stderr" == *"cannot read samples directory $WORK/missing"* ]] || { show; fail_now "missing directory"; }
+  run --separate-stderr python3 scripts/evaluate-samples.py "$TOOL" "$WORK/missing.wasm"
+  [ "$status" -eq 2 ] && [[ "$stderr" == *"$WORK/missing.wasm does not exist"* ]] || { show; fail_now "missing module"; }
+}
+
+# path_without_kwctl: $PATH without the directories that hold a kwctl.
+path_without_kwctl() {
+  local dir kept=()
+  IFS=: read -ra dirs <<<"$PATH"
+  for dir in "${dirs[@]}"; do
+    [ -x "$dir/kwctl" ] || kept+=("$dir")
+  done
+  (IFS=:; echo "${kept[*]}")
+}
+
+@test "make evaluate: kwctl run when kwctl is there, else the waPC host" {
+  if [ "$TOOL" = kwctl ]; then
+    run --separate-stderr make --no-print-directory evaluate
+    [ "$status" -eq 0 ] || { show; fail_now "make evaluate failed"; }
+    [[ "$output" == *"policy: annotated-policy.wasm  (evaluated by kwctl "* ]] || { show; fail_now "not evaluated by kwctl"; }
+  fi
+  # No kwctl on the PATH and no engine beside the repository: the host.
+  [ -x "$HOST" ] || skip "$HOST is not built (make e2e-tests builds it)"
+  PATH="$(path_without_kwctl)" SHARED_ENGINE="$WORK/no-engine" run --separate-stderr make --no-print-directory evaluate
+  [ "$status" -eq 0 ] || { show; fail_now "make evaluate failed without kwctl"; }
+  [[ "$stderr" == *"kwctl is not on the PATH and $WORK/no-engine/unpack.sh does not exist"* ]] ||
+    { show; fail_now "no word of the missing kwctl"; }
+  [[ "$output" == *"policy: policy.wasm  (evaluated by policy-host "* ]] || { show; fail_now "not evaluated by the host"; }
+  [[ "$output" == *", 0 host errors" ]] || { show; fail_now "errors with the host"; }
 }
 
 # ---------------------------------------------------------------------------

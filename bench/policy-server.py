@@ -35,7 +35,7 @@ that none is always measured first or last.
       [--module NAME=WASM ...] [--only TEXT ...] [--runs 3] [--connections 8] [--scale 1.0]
 
 Needs policy-server and kwctl (from the PATH, else unpacked from
-../shared/engine into target/engine), hey (Debian's package; `make bench`
+../shared/engine into target/engine by scripts/engine.sh), hey (Debian's package; `make bench`
 installs it) and python3's standard library.
 """
 
@@ -79,15 +79,14 @@ def request_count(size_bytes, scale):
 
 
 def find_engine():
-    """policy-server and kwctl from the PATH, else from ../shared/engine."""
-    if shutil.which("policy-server") and shutil.which("kwctl"):
-        return
-    unpack = ROOT.parent / "shared/engine/unpack.sh"
-    if not unpack.exists():
-        raise SystemExit("policy-server and kwctl are not on the PATH and ../shared/engine is not there")
-    engine = subprocess.run([str(unpack), str(ROOT / "target/engine")], check=True,
-                            capture_output=True, text=True).stdout.strip()
-    os.environ["PATH"] = engine + os.pathsep + os.environ["PATH"]
+    """policy-server and kwctl from the PATH, else from ../shared/engine (scripts/engine.sh)."""
+    found = subprocess.run(["bash", str(ROOT / "scripts/engine.sh"), "policy-server", "kwctl"],
+                           stdout=subprocess.PIPE, text=True)
+    if found.returncode != 0:
+        raise SystemExit(found.returncode)  # engine.sh said why on stderr
+    engine = found.stdout.strip()
+    if engine:
+        os.environ["PATH"] = engine + os.pathsep + os.environ["PATH"]
 
 
 def annotate(source, target):

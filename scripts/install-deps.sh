@@ -19,6 +19,8 @@ rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add was
 # policy.wasm is always cargo's module through wasm-opt -Oz (binaryen): one
 # artifact whichever command builds it.
 command -v wasm-opt >/dev/null || apt_install binaryen
+# make evaluate prints the samples with scripts/evaluate-samples.py.
+command -v python3 >/dev/null || apt_install python3
 [ "$need" = evaluate ] && exit 0
 if [ "$need" = bench ]; then
   # make bench-server drives policy-server with hey (Debian's package).

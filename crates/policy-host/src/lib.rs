@@ -713,11 +713,6 @@ impl AdmissionResponse {
         self.status.as_ref().and_then(|s| s.message.as_deref())
     }
 
-    /// The status code, if any.
-    pub fn code(&self) -> Option<u16> {
-        self.status.as_ref().and_then(|s| s.code)
-    }
-
     /// True when the response carries a (non-empty) JSON patch.
     pub fn is_mutated(&self) -> bool {
         self.patch.is_some()

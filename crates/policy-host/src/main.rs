@@ -31,8 +31,8 @@ enum Command {
     ///
     /// The request is an AdmissionReview or a bare AdmissionRequest (JSON).
     /// Exit 0 when the request was evaluated, whatever the verdict. Invalid
-    /// settings: the settings validation response on stdout, the error on
-    /// stderr, exit 1. A guest trap or error: an `internal server error`
+    /// settings: `Error: Provided settings are not valid: MESSAGE` on stderr
+    /// and nothing on stdout, exit 1 (as kwctl 1.35). A guest trap or error: an `internal server error`
     /// AdmissionResponse with code 500 on stdout, the error on stderr, exit 1.
     Run {
         #[command(flatten)]
@@ -48,19 +48,6 @@ enum Command {
     ValidateSettings {
         #[command(flatten)]
         settings: SettingsArgs,
-        #[arg(value_name = "POLICY.wasm")]
-        policy: PathBuf,
-    },
-    /// Evaluate every DIR/*.json sample, sorted by name, and print a readable
-    /// block per sample (what `make evaluate` shows).
-    ///
-    /// A sample is {"description": "...", "settings": {...}, "request":
-    /// <AdmissionReview or request>, "expect": "ALLOWED|MUTATED|REJECTED"}.
-    /// Exit 1 on host errors and on a sample whose outcome is not the one it
-    /// expects.
-    Samples {
-        #[arg(value_name = "DIR")]
-        dir: PathBuf,
         #[arg(value_name = "POLICY.wasm")]
         policy: PathBuf,
     },
@@ -106,7 +93,6 @@ fn main() -> ExitCode {
             policy,
         } => cmd_run(&settings, &request_path, &policy),
         Command::ValidateSettings { settings, policy } => cmd_validate_settings(&settings, &policy),
-        Command::Samples { dir, policy } => cmd_samples(&dir, &policy),
         Command::ProtocolVersion { policy } => cmd_protocol_version(&policy),
     };
     result.unwrap_or_else(|Failure(message)| {
@@ -196,13 +182,14 @@ fn cmd_run(
     let request = read_request(request_path)?;
     let policy = load_policy(policy_path)?;
 
+    // As kwctl 1.35: nothing on stdout, `Error: Provided settings are not
+    // valid: MESSAGE` on stderr.
     let validation = settings_validation(&policy, &settings)?;
     if !validation.valid {
-        print_settings_validation(&validation);
-        return Err(Failure(format!(
-            "Provided settings are not valid: {:?}",
-            validation.message
-        )));
+        return Err(Failure(match validation.message {
+            Some(message) => format!("Provided settings are not valid: {message}"),
+            None => "Provided settings are not valid".to_owned(),
+        }));
     }
 
     match policy.evaluate(&request, &settings) {
@@ -246,206 +233,4 @@ fn cmd_protocol_version(policy_path: &Path) -> Result<ExitCode, Failure> {
     let policy = load_policy(policy_path)?;
     println!("{}", policy.protocol_version()?);
     Ok(ExitCode::SUCCESS)
-}
-
-// ---------------------------------------------------------------------------
-// samples
-// ---------------------------------------------------------------------------
-
-#[derive(Default)]
-struct Tally {
-    allowed: usize,
-    rejected: usize,
-    mutated: usize,
-    settings_invalid: usize,
-    errors: usize,
-}
-
-fn cmd_samples(dir: &Path, policy_path: &Path) -> Result<ExitCode, Failure> {
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| {
-            Failure(format!(
-                "cannot read samples directory {}: {e}",
-                dir.display()
-            ))
-        })?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.extension().is_some_and(|ext| ext == "json"))
-        .collect();
-    cases.sort();
-    if cases.is_empty() {
-        return Err(Failure(format!("no *.json sample in {}", dir.display())));
-    }
-
-    let policy = load_policy(policy_path)?;
-    println!(
-        "policy: {}  (protocol {})",
-        policy_path.display(),
-        policy.protocol_version()?
-    );
-    let mut tally = Tally::default();
-    for case in &cases {
-        println!();
-        run_sample(&policy, case, &mut tally);
-    }
-    println!();
-    println!(
-        "{} samples: {} allowed, {} mutated, {} rejected, {} with invalid settings, {} host errors",
-        cases.len(),
-        tally.allowed,
-        tally.mutated,
-        tally.rejected,
-        tally.settings_invalid,
-        tally.errors
-    );
-    Ok(if tally.errors == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
-}
-
-fn run_sample(policy: &Policy, path: &Path, tally: &mut Tally) {
-    let name = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    println!("━━ {name} ━━");
-    let case: Value = match std::fs::read_to_string(path)
-        .map_err(|e| e.to_string())
-        .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
-    {
-        Ok(v) => v,
-        Err(e) => {
-            tally.errors += 1;
-            println!("  HOST ERROR: cannot read {}: {e}", path.display());
-            return;
-        }
-    };
-    if let Some(description) = case.get("description").and_then(Value::as_str) {
-        for line in description.lines() {
-            println!("  {line}");
-        }
-    }
-    let settings = case
-        .get("settings")
-        .cloned()
-        .unwrap_or_else(|| Value::Object(Default::default()));
-    let Some(request) = case.get("request") else {
-        tally.errors += 1;
-        println!("  HOST ERROR: the sample has no `request`");
-        return;
-    };
-    println!("  settings: {}", compact(&settings));
-    if let Ok(norm) = policy_host::normalize_request(request) {
-        let s = |p: &str| {
-            norm.pointer(p)
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned()
-        };
-        let mut target = s("/name");
-        if target.is_empty() {
-            target = s("/object/metadata/name");
-        }
-        let ns = s("/namespace");
-        let sub = s("/subResource");
-        println!(
-            "  request:  {} {}{}{}",
-            s("/operation"),
-            s("/kind/kind"),
-            if sub.is_empty() {
-                String::new()
-            } else {
-                format!(" ({sub})")
-            },
-            match (ns.is_empty(), target.is_empty()) {
-                (_, true) => String::new(),
-                (true, false) => format!(" {target}"),
-                (false, false) => format!(" {ns}/{target}"),
-            }
-        );
-    }
-
-    match policy.validate_settings(&settings) {
-        Ok(v) if v.valid => {}
-        Ok(v) => {
-            tally.settings_invalid += 1;
-            println!("  result:   SETTINGS INVALID");
-            print_field("message", v.message.as_deref().unwrap_or(""));
-            return;
-        }
-        Err(e) => {
-            tally.errors += 1;
-            println!("  HOST ERROR: {e}");
-            return;
-        }
-    }
-
-    let response = match policy.evaluate(request, &settings) {
-        Ok(r) => r,
-        Err(e) => {
-            tally.errors += 1;
-            println!("  HOST ERROR: {e}");
-            return;
-        }
-    };
-    let verdict = if !response.allowed {
-        tally.rejected += 1;
-        "REJECTED"
-    } else if response.is_mutated() {
-        tally.mutated += 1;
-        "MUTATED"
-    } else {
-        tally.allowed += 1;
-        "ALLOWED"
-    };
-    match response.code() {
-        Some(code) => println!("  result:   {verdict} (code {code})"),
-        None => println!("  result:   {verdict}"),
-    }
-    if let Some(message) = response.message() {
-        print_field("message", message);
-    }
-    for warning in response.warnings.iter().flatten() {
-        print_field("warning", warning);
-    }
-    if let Some(annotations) = &response.audit_annotations {
-        for (k, v) in annotations {
-            print_field("audit", &format!("{k}={v}"));
-        }
-    }
-    // A sample may say what it demonstrates; a different outcome is an error
-    // so that `make evaluate` cannot quietly show the wrong thing.
-    if let Some(expected) = case.get("expect").and_then(Value::as_str)
-        && !expected.eq_ignore_ascii_case(verdict)
-    {
-        tally.errors += 1;
-        println!("  UNEXPECTED: the sample expects {expected}");
-    }
-    if response.is_mutated() {
-        println!("  patch:");
-        let ops = Value::Array(response.patch_operations());
-        let pretty = serde_json::to_string_pretty(&ops).unwrap_or_default();
-        for line in pretty.lines() {
-            println!("    {line}");
-        }
-    }
-}
-
-/// `  label:    text`, continuation lines indented under the text.
-fn print_field(label: &str, text: &str) {
-    let mut lines = text.lines();
-    println!(
-        "  {:<9} {}",
-        format!("{label}:"),
-        lines.next().unwrap_or("")
-    );
-    for line in lines {
-        println!("  {:<9} {line}", "");
-    }
-}
-
-fn compact(v: &Value) -> String {
-    serde_json::to_string(v).unwrap_or_default()
 }
