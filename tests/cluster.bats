@@ -613,6 +613,56 @@ sidecar_pod() { # NAME IMAGE
   [ "$(stored exempt pod/forged | jq -r '.spec.containers[1].image')" = docker.io/istio/proxyv2:1.22.0 ]
 }
 
+# A Pod whose one container, "app", runs IMAGE without a read-only root.
+single_container_pod() { # NAME IMAGE
+  jq -n --arg name "$1" --arg image "$2" \
+    '{apiVersion: "v1", kind: "Pod", metadata: {name: $name}, spec: {containers: [{name: "app", image: $image}]}}'
+}
+
+# The contract's image-pattern table through the API server, each pattern
+# alone in its namespace (tests/cluster/policies.yaml, pattern-*): NAMESPACE,
+# then the images it must exempt, `--`, then the images it must not. A
+# non-matching image is denied for its container's root filesystem; an
+# image that is not a valid reference (upper case in the path) matches no
+# pattern but "*".
+pattern_exempts() {
+  local namespace=$1 image expect=admitted n=0
+  shift
+  require_entry "$namespace"
+  for image in "$@"; do
+    if [ "$image" = -- ]; then
+      expect=denied
+      continue
+    fi
+    n=$((n + 1))
+    create "$namespace" --dry-run=server <<<"$(single_container_pod "p$n" "$image")"
+    if [ "$expect" = admitted ]; then
+      admitted || { echo "$namespace: $image should be exempt" >&2; return 1; }
+    else
+      denied_by "$namespace" "Pod rejected by the read-only root filesystem policy (1 violation):" ||
+        { echo "$namespace: $image should not be exempt" >&2; return 1; }
+      has_line '- container "app" (spec.containers[0]): securityContext.readOnlyRootFilesystem is not set; set it to true'
+    fi
+  done
+}
+
+@test "image patterns (issue 16): every form of the contract's table, alone, exempts exactly the images the runtime resolves to it" {
+  pattern_exempts pattern-any nginx:1.27 registry.example.com/team/app:1 registry.example.com/Team/app:1
+  pattern_exempts pattern-repository nginx docker.io/library/nginx:1.27 index.docker.io/library/nginx:1.26 \
+    library/nginx@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa -- nginx-debug:1.27 registry.example.com/nginx:1.27 library/nginx/shell:1 Nginx:1.27
+  pattern_exempts pattern-repository-any-tag nginx:1.27 library/nginx docker.io/library/nginx@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa \
+    -- nginx-debug:1.27 ghcr.io/library/nginx:1.27
+  pattern_exempts pattern-tag nginx:1.27 docker.io/library/nginx:1.27 index.docker.io/library/nginx:1.27 \
+    nginx:1.27@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa -- nginx nginx:latest nginx:1.27.1 nginx@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+  pattern_exempts pattern-digest nginx@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa nginx:1.27@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa docker.io/library/nginx@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa \
+    -- nginx:1.27 nginx@sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb registry.example.com/nginx@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+  pattern_exempts pattern-tag-digest nginx@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa nginx:1.28@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa \
+    -- nginx:1.27 nginx:1.27@sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb
+  pattern_exempts pattern-path registry.example.com/team/app:1 REGISTRY.example.com/team/app:1 \
+    registry.example.com/team/sub/app@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa \
+    -- registry.example.com/teammate/app:1 other.example.com/team/app:1 registry.example.com/Team/app:1
+}
+
 @test "validate: kubectl set image on a legacy Pod's container is checked like a new container (issue 9)" {
   create validate <<'EOF'
 apiVersion: v1
