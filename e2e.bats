@@ -519,7 +519,7 @@ sample_block() {
   printf '%s\n' "${2-$output}" | sed -n "/^━━ $1 ━━\$/,/^\$/p"
 }
 
-@test "make evaluate: each sample of samples/ gets the verdict it expects, a patch is printed decoded, and the README's example is the output" {
+@test "make evaluate: each sample of samples/ gets the verdict it expects, a patch is printed decoded, and the documented example is the output" {
   local printed sample name expected block printed_patch patch count readme_example
   evaluate_samples
   [ "$status" -eq 0 ] || { show; fail_now "the samples printer failed"; }
@@ -545,11 +545,11 @@ sample_block() {
   count="$(find samples -maxdepth 1 -name '*.json' | wc -l)"
   [[ "$printed" == *$'\n'"$count samples: "*", 0 with invalid settings, 0 host errors" ]] ||
     { echo "$printed"; fail_now "no summary of $count samples without errors"; }
-  # The README's example block, as it is, is part of the output.
-  readme_example="$(sed -n '/^`make evaluate` prints/,/^## /p' README.md | sed -n '/^```text$/,/^```$/p' | sed '1d;$d')"
-  [ -n "$readme_example" ] || fail_now "no example block after \`make evaluate\` prints in README.md"
+  # The example block of docs/development.md, as it is, is part of the output.
+  readme_example="$(sed -n '/^`make evaluate` prints/,/^## /p' docs/development.md | sed -n '/^```text$/,/^```$/p' | sed '1d;$d')"
+  [ -n "$readme_example" ] || fail_now "no example block after \`make evaluate\` prints in docs/development.md"
   [[ "$printed" == *"$readme_example"* ]] ||
-    { echo "$printed"; fail_now "the README's example block is not what make evaluate prints"; }
+    { echo "$printed"; fail_now "the example block of docs/development.md is not what make evaluate prints"; }
 }
 
 @test "make evaluate: a sample whose outcome is not the one it expects, invalid settings and unreadable samples fail it, each saying why" {

@@ -12,8 +12,9 @@
 //!   rows of README.md's settings table; the examples use only those keys,
 //!   with values the policy accepts;
 //! * one set of application profiles: README.md's profile table has a row per
-//!   profile path of `APPLICATION_PROFILES` with its reason and source, and
-//!   the questions-ui.yml help text names exactly the known profiles.
+//!   profile of `APPLICATION_PROFILES` with each path and its source,
+//!   docs/profiles.md a row per path with its reason and source, and the
+//!   questions-ui.yml help text names exactly the known profiles.
 //!
 //! Failures name the file and the value to fix.
 
@@ -25,7 +26,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use readonly_rootfs_policy::profiles::APPLICATION_PROFILES;
+use readonly_rootfs_policy::profiles::{APPLICATION_PROFILES, ApplicationProfile};
 use readonly_rootfs_policy::request::CheckedKind;
 use readonly_rootfs_policy::settings::{SETTING_KEYS, Settings};
 use serde::Deserialize;
@@ -565,30 +566,72 @@ fn metadata_annotations_are_single_line_where_oci_needs_them() {
     }
 }
 
-/// The rows of README.md's profile table (under `### \`applicationProfiles\``),
-/// as the data would write them.
+/// The `| \`name\` ...` rows of a Markdown file, or of its section under
+/// HEADING when given.
+fn profile_rows(text: &str, heading: Option<&str>) -> Vec<String> {
+    let lines: Vec<&str> = match heading {
+        Some(heading) => text
+            .lines()
+            .skip_while(|l| l.trim() != heading)
+            .skip(1)
+            .take_while(|l| !l.starts_with("## ") && !l.starts_with("### "))
+            .collect(),
+        None => text.lines().collect(),
+    };
+    lines
+        .into_iter()
+        .filter(|l| l.starts_with("| `"))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn profile_repositories(profile: &ApplicationProfile) -> String {
+    profile
+        .repositories
+        .iter()
+        .map(|r| format!("`{r}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// README.md's profile table (under `### \`applicationProfiles\``): a row
+/// per profile, its repositories, and each path with its source, as the
+/// data would write them.
 #[test]
 fn readme_profile_table_is_the_profiles_data() {
-    let readme = read("README.md");
-    let section: Vec<&str> = readme
-        .lines()
-        .skip_while(|l| l.trim() != "### `applicationProfiles`")
-        .skip(1)
-        .take_while(|l| !l.starts_with("## ") && !l.starts_with("### "))
-        .filter(|l| l.starts_with("| `"))
+    let expected: Vec<String> = APPLICATION_PROFILES
+        .iter()
+        .map(|profile| {
+            let paths: Vec<String> = profile
+                .sources()
+                .map(|source| format!("`{}` ([source]({}))", source.path, source.source))
+                .collect();
+            format!(
+                "| `{}` | {} | {} |",
+                profile.name,
+                profile_repositories(profile),
+                paths.join(", ")
+            )
+        })
         .collect();
+    assert_eq!(
+        profile_rows(&read("README.md"), Some("### `applicationProfiles`")),
+        expected,
+        "README.md: the applicationProfiles table must list every profile with its repositories and every path with its source, as src/profiles.rs has them"
+    );
+}
+
+/// docs/profiles.md: a row per profile path, with what the image writes
+/// there and the source, as the data would write them.
+#[test]
+fn docs_profile_table_is_the_profiles_data() {
     let mut expected = Vec::new();
     for profile in APPLICATION_PROFILES {
-        let repositories: Vec<String> = profile
-            .repositories
-            .iter()
-            .map(|r| format!("`{r}`"))
-            .collect();
         for source in profile.sources() {
             expected.push(format!(
                 "| `{}` | {} | `{}` | {} | [source]({}) |",
                 profile.name,
-                repositories.join(", "),
+                profile_repositories(profile),
                 source.path,
                 source.reason,
                 source.source
@@ -596,8 +639,9 @@ fn readme_profile_table_is_the_profiles_data() {
         }
     }
     assert_eq!(
-        section, expected,
-        "README.md: the applicationProfiles table must list every profile path with its reason and source, as src/profiles.rs has them"
+        profile_rows(&read("docs/profiles.md"), None),
+        expected,
+        "docs/profiles.md: the table must list every profile path with its reason and source, as src/profiles.rs has them"
     );
 }
 
