@@ -187,7 +187,7 @@ fn reject_unknown_keys(
         None => Ok(()),
         Some(key) => Err(format!(
             "unknown setting {}; valid {} are: {}",
-            quote(&match parent {
+            quoted(&match parent {
                 Some(parent) => format!("{parent}.{key}"),
                 None => key.to_string(),
             }),
@@ -206,16 +206,10 @@ fn describe(value: &Value) -> String {
         Value::Null => "null".to_string(),
         Value::Bool(b) => format!("the boolean {b}"),
         Value::Number(n) => format!("the number {n}"),
-        Value::String(s) => format!("the string {}", quote(s)),
+        Value::String(s) => format!("the string {}", quoted(s)),
         Value::Array(_) => "a list".to_string(),
         Value::Object(_) => "an object".to_string(),
     }
-}
-
-/// Quotes a user-provided value so that empty strings and spaces show, and
-/// control characters cannot break the message.
-fn quote(s: &str) -> String {
-    quoted(s)
 }
 
 fn parse_bool(value: &Value, key: &Key) -> Result<bool, String> {
@@ -255,8 +249,8 @@ fn parse_paths(value: &Value, key: &Key) -> Result<Vec<String>, String> {
         if let Some(first) = paths.iter().position(|p| *p == path) {
             return Err(format!(
                 "{item_key}: {} duplicates {key}[{first}] ({})",
-                quote(raw),
-                quote(&path)
+                quoted(raw),
+                quoted(&path)
             ));
         }
         paths.push(path);
@@ -267,25 +261,25 @@ fn parse_paths(value: &Value, key: &Key) -> Result<Vec<String>, String> {
 /// Validates a required writable path and removes trailing slashes.
 fn normalize_required_path(raw: &str) -> Result<String, String> {
     if !raw.starts_with('/') {
-        return Err(format!("{} is not an absolute path", quote(raw)));
+        return Err(format!("{} is not an absolute path", quoted(raw)));
     }
     let trimmed = raw.trim_end_matches('/');
     if trimmed.is_empty() {
         return Err(format!(
             "{} is the root directory; a writable volume at / would make the whole filesystem writable",
-            quote(raw)
+            quoted(raw)
         ));
     }
     if trimmed.chars().any(char::is_control) {
-        return Err(format!("{} contains a control character", quote(raw)));
+        return Err(format!("{} contains a control character", quoted(raw)));
     }
     for segment in trimmed[1..].split('/') {
         match segment {
-            "" => return Err(format!("{} contains an empty path segment", quote(raw))),
+            "" => return Err(format!("{} contains an empty path segment", quoted(raw))),
             "." | ".." => {
                 return Err(format!(
                     "{} contains a \"{segment}\" segment; write the path without . or ..",
-                    quote(raw)
+                    quoted(raw)
                 ));
             }
             _ => {}
@@ -453,14 +447,14 @@ fn parse_profiles(value: &Value) -> Result<Vec<&'static ApplicationProfile>, Str
         let Some(profile) = APPLICATION_PROFILES.iter().find(|p| p.name == name) else {
             return Err(format!(
                 "applicationProfiles[{i}]: {} is not a known application profile; the known profiles are: {}",
-                quote(name),
+                quoted(name),
                 known_profiles()
             ));
         };
         if let Some(first) = profiles.iter().position(|p| p.name == profile.name) {
             return Err(format!(
                 "applicationProfiles[{i}]: {} repeats applicationProfiles[{first}]",
-                quote(name)
+                quoted(name)
             ));
         }
         profiles.push(profile);
@@ -512,7 +506,7 @@ fn parse_name(name: &str, key: &Key) -> Result<String, String> {
     if name.contains('*') {
         return Err(format!(
             "{key}: container name {} contains \"*\"; names match exactly; only images take patterns (\"*\", \"<repository>:*\", \"<path>/*\")",
-            quote(name)
+            quoted(name)
         ));
     }
     Ok(name.to_string())
@@ -540,7 +534,7 @@ fn parse_writable_volume(value: &Value) -> Result<WritableVolume, String> {
         if !medium.is_empty() && medium != "Memory" {
             return Err(format!(
                 "writableVolume.medium: {} is not supported; use \"\" (node disk) or \"Memory\" (tmpfs)",
-                quote(medium)
+                quoted(medium)
             ));
         }
         volume.medium = medium.to_string();
@@ -572,7 +566,7 @@ fn check_size_limit(limit: &str) -> Result<(), String> {
     if !is_quantity(limit) {
         return Err(format!(
             "writableVolume.sizeLimit: {} is not a Kubernetes quantity (examples: \"64Mi\", \"1Gi\", \"500M\")",
-            quote(limit)
+            quoted(limit)
         ));
     }
     // A zero-sized emptyDir evicts the pod on its first write: refuse it.
@@ -583,7 +577,7 @@ fn check_size_limit(limit: &str) -> Result<(), String> {
     if limit.starts_with('-') || mantissa_is_zero {
         return Err(format!(
             "writableVolume.sizeLimit: {} must be greater than zero",
-            quote(limit)
+            quoted(limit)
         ));
     }
     Ok(())
