@@ -30,16 +30,23 @@ policy's ratio to it is what mutating costs beyond what the engine itself
 costs for that answer. Within each run the order of the modules rotates, so
 that none is always measured first or last.
 
+`--perf` samples the server with Linux perf during every burst and reports
+each module's guest code CPU per request (the share of the samples in that
+module's compiled code, times the server's CPU per request): the part of a
+request that differs between modules, steadier than throughput, which the
+server's own work (90-95% of a small request) dominates.
+
   bench/policy-server.py --requests DIR --policy policy.wasm \\
       --noop noop.wasm --parse-only parse_only.wasm [--mutation-floor floor.wasm] \\
-      [--module NAME=WASM ...] [--only TEXT ...] [--runs 3] [--connections 8] [--scale 1.0]
+      [--module NAME=WASM ...] [--only TEXT ...] [--runs 3] [--connections 8] [--scale 1.0] [--perf]
 
 Needs policy-server and kwctl (from the PATH, else unpacked from
 ../shared/engine into target/engine by scripts/engine.sh), hey (Debian's package; `make bench`
-installs it) and python3's standard library.
+installs it) and python3's standard library; `--perf` needs perf (Debian's linux-perf).
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import resource
@@ -174,13 +181,72 @@ def children_cpu():
     return usage.ru_utime + usage.ru_stime
 
 
-def load(url, body_file, requests, connections, server=None):
+class Sampler:
+    """`--perf`: Linux perf samples the server (cpu-clock, all its threads)
+    during each burst, one file per burst. Afterwards, while the server still
+    runs, each burst's samples are split between the guests' compiled code
+    (wasmtime's anonymous executable mappings in the server, one per loaded
+    policy) and everything else; a burst exercises one policy, so its guest
+    share is the busiest such mapping's share of the burst's samples. That
+    share times the server's CPU per request is the guest code's own CPU per
+    request: the one part of a request that differs between modules, and far
+    steadier than throughput (the server's own work moves much more)."""
+
+    def __init__(self, work, pid):
+        self.work, self.pid, self.count = work, pid, 0
+
+    def start(self):
+        self.count += 1
+        path = self.work / f"burst-{self.count}.perf"
+        process = subprocess.Popen(
+            ["perf", "record", "-q", "-e", "cpu-clock", "-F", "4000", "-p", str(self.pid), "-o", str(path)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.3)  # attached before the first request
+        return process, path
+
+    @staticmethod
+    def stop(handle):
+        process, path = handle
+        process.send_signal(signal.SIGINT)
+        process.wait(30)
+        return path
+
+    def guest_shares(self, results):
+        """Replaces each burst's perf file by its guest share."""
+        code = [(lo, hi) for lo, hi, perms, anon in PERFMAP.regions(self.pid) if perms == "r-xp" and anon]
+        for bursts in results:
+            for burst in bursts:
+                ips = subprocess.run(["perf", "script", "-F", "ip", "-i", str(burst.pop("perf"))],
+                                     capture_output=True, text=True).stdout.split()
+                counts = [0] * len(code)
+                for ip in ips:
+                    value = int(ip, 16)
+                    for k, (lo, hi) in enumerate(code):
+                        if lo <= value < hi:
+                            counts[k] += 1
+                burst["guest_share"] = max(counts, default=0) / max(len(ips), 1)
+
+
+def load_perfmap():
+    """bench/server-perfmap.py as a module (its /proc/PID/maps reader)."""
+    spec = importlib.util.spec_from_file_location("server_perfmap", ROOT / "bench/server-perfmap.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+PERFMAP = load_perfmap()
+
+
+def load(url, body_file, requests, connections, server=None, sampler=None):
     """One hey run: a dict with requests per second, p50 ms, p99 ms (from
     hey's per-request CSV), elapsed seconds, and, given the server, the
     server's CPU seconds and minor faults and hey's CPU seconds during the
-    run. hey gives each connection requests // connections requests, so the
-    count is a multiple of the connections."""
+    run (and, given the sampler, the perf file of the run). hey gives each
+    connection requests // connections requests, so the count is a multiple
+    of the connections."""
     requests -= requests % connections
+    sampling = sampler.start() if sampler else None
     before = server.usage() if server else None
     hey_before = children_cpu()
     out = subprocess.run(
@@ -205,6 +271,8 @@ def load(url, body_file, requests, connections, server=None):
         cpu, faults = server.usage()
         result["server_cpu"] = cpu - before[0]
         result["server_faults"] = faults - before[1]
+    if sampling:
+        result["perf"] = sampler.stop(sampling)
     return result
 
 
@@ -235,10 +303,14 @@ def main():
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies the request counts")
     parser.add_argument("--json", type=Path, help="also write every run's figures to this file")
     parser.add_argument("--no-baselines", action="store_true", help="leave out parse-only (noop stays: it is the unit)")
+    parser.add_argument("--perf", action="store_true",
+                        help="sample the server with Linux perf during every burst and report the guest code's "
+                             "CPU per request (needs perf: Debian's linux-perf; perf slows the server, so "
+                             "throughput figures of such a run are not comparable with others)")
     args = parser.parse_args()
 
     find_engine()
-    for tool in ("policy-server", "kwctl", "hey"):
+    for tool in ("policy-server", "kwctl", "hey") + (("perf",) if args.perf else ()):
         if not shutil.which(tool):
             raise SystemExit(f"{tool} is not on the PATH")
     version = subprocess.run(["policy-server", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
@@ -282,7 +354,8 @@ def main():
 
         server = Server(work / "policies.yml", work)
         try:
-            results = measure(server, cases, modules, args)
+            sampler = Sampler(work, server.process.pid) if args.perf else None
+            results = measure(server, cases, modules, args, sampler)
         finally:
             server.stop()
     conditions = (f"{version}, {os.cpu_count()} CPUs, load average {load_before:.1f} before "
@@ -301,6 +374,8 @@ def merge(bursts):
               "burst_rps": [b["rps"] for b in bursts]}
     for key in ("hey_cpu", "server_cpu", "server_faults"):
         merged[key] = sum(b[key] for b in bursts)
+    if all("guest_share" in b for b in bursts):
+        merged["guest_cpu"] = sum(b["guest_share"] * b["server_cpu"] for b in bursts)
     return merged
 
 
@@ -315,7 +390,7 @@ def case_modules(case, modules):
     return [(n, p) for n, p in modules if n != "mutation-floor" or case["expect"] == "mutate"]
 
 
-def measure(server, cases, modules, args):
+def measure(server, cases, modules, args, sampler=None):
     # Check every answer once, then warm up, before any timing.
     for c in cases:
         expected = post(server.url(f"policy-{c['file'][:-5]}"), c["body"].read_bytes())
@@ -348,8 +423,10 @@ def measure(server, cases, modules, args):
                 shift = (run + burst) % len(names)
                 for name, _ in names[shift:] + names[:shift]:
                     r = load(server.url(f"{name}-{c['file'][:-5]}"), c["body"],
-                             max(args.connections, count // args.bursts), args.connections, server)
+                             max(args.connections, count // args.bursts), args.connections, server, sampler)
                     bursts.setdefault(name, []).append(r)
+            if sampler:
+                sampler.guest_shares(bursts.values())
             for name, rs in bursts.items():
                 results.setdefault((c["file"], name), []).append(merge(rs))
     return results
@@ -441,6 +518,24 @@ def report(cases, modules, results, args, conditions):
         print("| target | limit | paired throughput ratio | server CPU ratio | |")
         print("|---|---:|---:|---:|---|")
         print("\n".join(rows))
+
+    if args.perf:
+        print("\nThe guest code's own CPU per request (`--perf`): the share of perf's samples of the server "
+              "that fell in the module's compiled code, times the server's CPU per request; and the same "
+              "minus noop's (what reading and deciding cost over the waPC call itself).\n")
+        print("| case | module | guest code µs/request | − noop's µs/request |")
+        print("|---|---|---:|---:|")
+        for c in cases:
+            noop = results[(c["file"], "noop")]
+            first = True
+            for name in names:
+                if (c["file"], name) not in results:
+                    continue
+                guest = [r["guest_cpu"] / r["requests"] * 1e6 for r in results[(c["file"], name)]]
+                extra = [g - n["guest_cpu"] / n["requests"] * 1e6 for g, n in zip(guest, noop)]
+                print(f"| {c['name'] if first else ''} | {name} | {spread(guest, 1)} "
+                      f"| {'' if name == 'noop' else spread(extra, 1)} |")
+                first = False
 
     if args.json:
         raw = {f"{c['name']} | {name}": results[(c["file"], name)]

@@ -3,7 +3,7 @@
 
 use crate::mutate;
 use crate::podspec::PodSpecView;
-use crate::request::{AdmissionRequest, CheckedKind, ValidationPayload, read_at, read_pod_spec};
+use crate::request::{AdmissionRequest, CheckedKind, Reading, ValidationPayload, Which};
 use crate::settings::Settings;
 use crate::validate::{self, Scope};
 use serde_json::Value;
@@ -52,9 +52,8 @@ impl Verdict {
 pub const WINDOWS_WARNING: &str = "the read-only root filesystem policy did not check this Windows pod: Kubernetes does not allow securityContext.readOnlyRootFilesystem on Windows containers";
 
 /// Decodes a raw waPC `validate` payload and evaluates it. Any payload gets a
-/// verdict; one that cannot be read is rejected with the reason. The
-/// request's objects are kept as raw JSON text and only what the decision
-/// needs is read from them.
+/// verdict; one that cannot be read is rejected with the reason. Only what
+/// the decision needs is read from the request's objects.
 pub fn evaluate_payload(payload: &[u8]) -> Verdict {
     let text = match std::str::from_utf8(payload) {
         Ok(text) => text,
@@ -62,9 +61,14 @@ pub fn evaluate_payload(payload: &[u8]) -> Verdict {
             return Verdict::reject(format!("the validation payload is not valid UTF-8: {e}"));
         }
     };
-    let payload: ValidationPayload = match serde_json::from_str(text) {
+    // Any failure of the one-pass reading is decided by the raw reading,
+    // whose errors name the field (see `request`).
+    let payload = match ValidationPayload::read(text, Reading::OnePass) {
         Ok(payload) => payload,
-        Err(_) => return Verdict::reject(payload_error(text)),
+        Err(_) => match ValidationPayload::read(text, Reading::Raw) {
+            Ok(payload) => payload,
+            Err(_) => return Verdict::reject(payload_error(text)),
+        },
     };
     let settings = match read_settings(payload.settings) {
         Ok(settings) => settings,
@@ -72,7 +76,7 @@ pub fn evaluate_payload(payload: &[u8]) -> Verdict {
     };
     match payload.request {
         None => Verdict::reject("the validation payload has no request"),
-        Some(request) => evaluate(&request, &settings),
+        Some(request) => evaluate(request, &settings),
     }
 }
 
@@ -108,25 +112,16 @@ fn read_settings(raw: Option<&RawValue>) -> Result<Rc<Settings>, Verdict> {
 
 /// Error path only: re-reads the payload tracking where it failed.
 fn payload_error(text: &str) -> String {
-    let mut de = serde_json::Deserializer::from_str(text);
-    match serde_path_to_error::deserialize::<_, ValidationPayload>(&mut de) {
-        // Read, but something follows it.
-        Ok(_) => match de.end() {
-            Err(e) => format!("the validation payload could not be read: {e}"),
-            Ok(()) => "the validation payload could not be read".to_string(),
-        },
-        Err(e) if e.path().to_string() == "." => {
-            format!("the validation payload could not be read: {}", e.inner())
+    match ValidationPayload::read_error(text) {
+        None => "the validation payload could not be read".to_string(),
+        Some((path, e)) if path == "." => {
+            format!("the validation payload could not be read: {e}")
         }
-        Err(e) => format!(
-            "the validation payload could not be read: {}: {}",
-            e.path(),
-            e.inner()
-        ),
+        Some((path, e)) => format!("the validation payload could not be read: {path}: {e}"),
     }
 }
 
-pub fn evaluate(request: &AdmissionRequest, settings: &Settings) -> Verdict {
+pub fn evaluate(mut request: AdmissionRequest, settings: &Settings) -> Verdict {
     match request.operation.as_deref() {
         Some("DELETE") | Some("CONNECT") => return Verdict::accept(),
         Some("CREATE") | Some("UPDATE") => {}
@@ -144,13 +139,13 @@ pub fn evaluate(request: &AdmissionRequest, settings: &Settings) -> Verdict {
     let Some(kind) = CheckedKind::from_group_kind(&gvk.group, &gvk.kind) else {
         return Verdict::accept();
     };
-    let Some(object) = request.object else {
+    if request.object.is_none() {
         return Verdict::reject(format!(
             "the {} admission request has no object",
             kind.kind_name()
         ));
-    };
-    let spec = match read_pod_spec(object.get(), kind) {
+    }
+    let spec = match request.take_pod_spec(Which::Object, kind) {
         Ok(spec) => spec,
         Err(e) => {
             return Verdict::reject(format!("the {} could not be read: {e}", kind.kind_name()));
@@ -171,15 +166,15 @@ pub fn evaluate(request: &AdmissionRequest, settings: &Settings) -> Verdict {
     let is_update = request.operation.as_deref() == Some("UPDATE");
     // Outlives the match: the scope borrows the old pod's container names.
     let old_spec: Option<PodSpecView>;
-    let (scope, mutation) = match (is_update, kind, request.old_object) {
+    let has_old_object = request.old_object.is_some();
+    let (scope, mutation) = match (is_update, kind, has_old_object) {
         (false, _, _) => (Scope::AllContainers, Mutation::Full),
-        (true, CheckedKind::Pod, old) => {
-            old_spec = match old.map(|o| read_pod_spec(o.get(), kind)) {
-                Some(Ok(old_spec)) => old_spec,
-                Some(Err(e)) => {
+        (true, CheckedKind::Pod, _) => {
+            old_spec = match request.take_pod_spec(Which::OldObject, kind) {
+                Ok(old_spec) => old_spec,
+                Err(e) => {
                     return Verdict::reject(format!("the old Pod could not be read: {e}"));
                 }
-                None => None,
             };
             let mut old_images: HashMap<&str, Vec<Option<&str>>> = HashMap::new();
             for (name, image) in old_spec.iter().flat_map(PodSpecView::container_images) {
@@ -195,19 +190,15 @@ pub fn evaluate(request: &AdmissionRequest, settings: &Settings) -> Verdict {
             };
             (Scope::PodUpdate { old_images }, mutation)
         }
-        (true, _, Some(old)) => match request
-            .object
-            .map(|new| template_unchanged(new.get(), old.get(), kind))
-        {
-            Some(Ok(true)) => return Verdict::accept(),
-            // (No new object cannot happen here: it was read above.)
-            Some(Ok(false)) | None => (Scope::AllContainers, Mutation::Full),
-            Some(Err(e)) => return Verdict::reject(e),
+        (true, _, true) => match template_unchanged(&request, kind) {
+            Ok(true) => return Verdict::accept(),
+            Ok(false) => (Scope::AllContainers, Mutation::Full),
+            Err(e) => return Verdict::reject(e),
         },
         // No old object to compare with: check as on CREATE (fail closed).
-        (true, _, None) => (Scope::AllContainers, Mutation::Full),
+        (true, _, false) => (Scope::AllContainers, Mutation::Full),
     };
-    check(object.get(), kind, spec, settings, scope, mutation)
+    check(&request, kind, spec, settings, scope, mutation)
 }
 
 /// What mutation may do for this request.
@@ -219,10 +210,10 @@ enum Mutation {
     Full,
 }
 
-/// The verdict on `spec`, the pod spec of `object` (the request's object as
-/// raw JSON text, parsed only to mutate it).
+/// The verdict on `spec`, the pod spec of the request's object (whose JSON
+/// text is parsed only to mutate it).
 fn check(
-    object: &str,
+    request: &AdmissionRequest,
     kind: CheckedKind,
     spec: &PodSpecView,
     settings: &Settings,
@@ -249,8 +240,15 @@ fn check(
     if !plan.unfixable.is_empty() {
         return reject_violations(kind, &plan.unfixable, warnings);
     }
-    let mut object: Value = match serde_json::from_str(object) {
-        Ok(object) => object,
+    let mut object = match request.value_at(Which::Object, &[]) {
+        Ok(Some(object)) => object,
+        // (It was read above; cannot happen, but never fail open.)
+        Ok(None) => {
+            return Verdict::reject(format!(
+                "the {} admission request has no object",
+                kind.kind_name()
+            ));
+        }
         Err(e) => {
             return Verdict::reject(format!("the {} could not be read: {e}", kind.kind_name()));
         }
@@ -278,13 +276,15 @@ fn reject_violations(
 }
 
 /// Whether a workload UPDATE leaves the pod template as it was.
-fn template_unchanged(new: &str, old: &str, kind: CheckedKind) -> Result<bool, String> {
+fn template_unchanged(request: &AdmissionRequest, kind: CheckedKind) -> Result<bool, String> {
     let Some(path) = kind.pod_template_path() else {
         return Ok(false);
     };
-    let new_template = read_at::<Value>(new, path)
+    let new_template = request
+        .value_at(Which::Object, path)
         .map_err(|e| format!("the {} could not be read: {e}", kind.kind_name()))?;
-    let old_template = read_at::<Value>(old, path)
+    let old_template = request
+        .value_at(Which::OldObject, path)
         .map_err(|e| format!("the old {} could not be read: {e}", kind.kind_name()))?;
     Ok(new_template == old_template)
 }

@@ -1,6 +1,13 @@
 //! Decoding of the waPC `validate` payload and location of the pod spec in
-//! each kind the policy checks. The request's objects are kept as raw JSON
-//! text and only the pod spec is read, with borrowing views.
+//! each kind the policy checks. Only the pod spec is read, with borrowing
+//! views; the rest of the request is skipped unread.
+//!
+//! The payload is read in one pass: when the request's kind comes before its
+//! objects (policy-server and the API server send `kind` first), their pod
+//! specs are read as the objects are reached. Otherwise, and whenever that
+//! pass fails, the objects are kept as raw JSON text and read afterwards (the
+//! reference reading, whose errors name the field): one verdict, whichever
+//! reading produced it.
 
 use crate::podspec::{Object, PodSpecView};
 use k8s_openapi::Resource;
@@ -9,33 +16,371 @@ use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Pod, ReplicationController};
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::Value;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fmt;
 
 /// What Kubewarden sends to `validate`.
-#[derive(Deserialize)]
 pub struct ValidationPayload<'a> {
-    #[serde(borrow)]
     pub request: Option<AdmissionRequest<'a>>,
-    #[serde(borrow)]
     pub settings: Option<&'a RawValue>,
 }
 
+/// How the request's objects are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// Pod specs read in the payload's pass when the kind is already known.
+    OnePass,
+    /// Objects kept as raw JSON text, read afterwards.
+    Raw,
+}
+
+impl<'a> ValidationPayload<'a> {
+    /// Reads the payload `text` (and nothing may follow it).
+    pub fn read(text: &'a str, reading: Reading) -> Result<Self, serde_json::Error> {
+        let mut json = serde_json::Deserializer::from_str(text);
+        let payload = PayloadSeed { text, reading }.deserialize(&mut json)?;
+        json.end()?;
+        Ok(payload)
+    }
+
+    /// Error path only: why the raw reading of `text` fails, with the path
+    /// of the field it failed at (`.` for the payload itself); `None` if it
+    /// does not fail.
+    pub fn read_error(text: &str) -> Option<(String, serde_json::Error)> {
+        let mut track = serde_path_to_error::Track::new();
+        let mut json = serde_json::Deserializer::from_str(text);
+        let seed = PayloadSeed {
+            text,
+            reading: Reading::Raw,
+        };
+        let tracked = serde_path_to_error::Deserializer::new(&mut json, &mut track);
+        match seed.deserialize(tracked) {
+            // Read, but something follows it.
+            Ok(_) => json.end().err().map(|e| (".".to_string(), e)),
+            Err(e) => Some((track.path().to_string(), e)),
+        }
+    }
+}
+
 /// The fields of the AdmissionRequest the policy reads.
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
 pub struct AdmissionRequest<'a> {
-    #[serde(borrow)]
     pub kind: Option<GroupVersionKind<'a>>,
-    #[serde(borrow, default)]
     pub sub_resource: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     pub operation: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    pub object: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub old_object: Option<&'a RawValue>,
+    pub object: Option<RequestObject<'a>>,
+    pub old_object: Option<RequestObject<'a>>,
+    /// The whole payload's text: what an object read in one pass holds
+    /// beyond its pod spec is read from it again when needed (the object
+    /// to mutate, templates to compare).
+    payload: &'a str,
+}
+
+/// An object of the request (`object`, `oldObject`), as it was read.
+pub enum RequestObject<'a> {
+    /// Kept as raw JSON text: the kind was not known when it was read.
+    Raw(&'a RawValue),
+    /// Read in the payload's pass: the pod spec of the request's kind.
+    PodSpec(Option<PodSpecView<'a>>),
+    /// Skipped: the request's kind is not one the policy checks.
+    Skipped,
+}
+
+/// Which object of the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    Object,
+    OldObject,
+}
+
+impl Which {
+    fn key(self) -> &'static str {
+        match self {
+            Which::Object => "object",
+            Which::OldObject => "oldObject",
+        }
+    }
+}
+
+impl<'a> AdmissionRequest<'a> {
+    fn get(&self, which: Which) -> Option<&RequestObject<'a>> {
+        match which {
+            Which::Object => self.object.as_ref(),
+            Which::OldObject => self.old_object.as_ref(),
+        }
+    }
+
+    /// Takes the pod spec of `kind` out of the object; `Ok(None)` when the
+    /// object is absent or has no pod spec.
+    pub fn take_pod_spec(
+        &mut self,
+        which: Which,
+        kind: CheckedKind,
+    ) -> Result<Option<PodSpecView<'a>>, String> {
+        let object = match which {
+            Which::Object => &mut self.object,
+            Which::OldObject => &mut self.old_object,
+        };
+        match object {
+            None => Ok(None),
+            Some(RequestObject::PodSpec(spec)) => Ok(spec.take()),
+            Some(RequestObject::Raw(raw)) => read_pod_spec(raw.get(), kind),
+            // Objects are skipped only for kinds the policy does not check.
+            Some(RequestObject::Skipped) => Err("the object was not read".to_string()),
+        }
+    }
+
+    /// The JSON value at `path` inside the object (to edit it, or compare
+    /// templates); `Ok(None)` when the object or the value is absent. Read
+    /// straight from the payload when the object was read in one pass; an
+    /// error is described as on the raw reading, from the object's text.
+    pub fn value_at(&self, which: Which, path: &[&str]) -> Result<Option<Value>, String> {
+        let raw = match self.get(which) {
+            None => return Ok(None),
+            Some(RequestObject::Raw(raw)) => *raw,
+            Some(RequestObject::PodSpec(_) | RequestObject::Skipped) => {
+                let mut full = vec!["request", which.key()];
+                full.extend_from_slice(path);
+                if let Ok(value) = read_in_payload::<Value>(self.payload, &full) {
+                    return Ok(value);
+                }
+                match read_in_payload::<&RawValue>(self.payload, &full[..2]) {
+                    Ok(Some(raw)) => raw,
+                    Ok(None) => return Ok(None),
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+        };
+        read_at::<Value>(raw.get(), path)
+    }
+}
+
+/// Reads the value at `path` inside the payload `text` (already read once).
+fn read_in_payload<'a, T: Deserialize<'a>>(
+    text: &'a str,
+    path: &[&str],
+) -> Result<Option<T>, serde_json::Error> {
+    PathSeed::<T> {
+        path,
+        marker: std::marker::PhantomData,
+    }
+    .deserialize(&mut serde_json::Deserializer::from_str(text))
+}
+
+/// Reads the top-level payload object.
+struct PayloadSeed<'a> {
+    text: &'a str,
+    reading: Reading,
+}
+
+impl<'de> DeserializeSeed<'de> for PayloadSeed<'de> {
+    type Value = ValidationPayload<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PayloadSeed<'de> {
+    type Value = ValidationPayload<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("struct ValidationPayload")
+    }
+
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+        let mut request = None;
+        let mut settings = None;
+        while let Some(field) = map.next_key::<Field>()? {
+            match field.0.as_ref() {
+                "request" => {
+                    if request.is_some() {
+                        return Err(de::Error::duplicate_field("request"));
+                    }
+                    let seed = RequestSeed {
+                        payload: self.text,
+                        reading: self.reading,
+                    };
+                    request = Some(map.next_value_seed(OptionSeed(seed))?);
+                }
+                "settings" => {
+                    if settings.is_some() {
+                        return Err(de::Error::duplicate_field("settings"));
+                    }
+                    settings = Some(map.next_value::<Option<&'de RawValue>>()?);
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(ValidationPayload {
+            request: request.flatten(),
+            settings: settings.flatten(),
+        })
+    }
+}
+
+/// A map key, borrowed unless it has escapes.
+struct Field<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Field<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Text::deserialize(deserializer).map(|text| Field(text.0))
+    }
+}
+
+/// A string, borrowed from the payload unless it has escapes.
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+/// `null` or the value `T` reads.
+struct OptionSeed<T>(T);
+
+impl<'de, T: DeserializeSeed<'de>> DeserializeSeed<'de> for OptionSeed<T> {
+    type Value = Option<T::Value>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de, T: DeserializeSeed<'de>> Visitor<'de> for OptionSeed<T> {
+    type Value = Option<T::Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object or null")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        self.0.deserialize(deserializer).map(Some)
+    }
+}
+
+/// Reads the AdmissionRequest.
+struct RequestSeed<'a> {
+    payload: &'a str,
+    reading: Reading,
+}
+
+impl<'de> DeserializeSeed<'de> for RequestSeed<'de> {
+    type Value = AdmissionRequest<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RequestSeed<'de> {
+    type Value = AdmissionRequest<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("struct AdmissionRequest")
+    }
+
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+        let mut request = AdmissionRequest {
+            kind: None,
+            sub_resource: None,
+            operation: None,
+            object: None,
+            old_object: None,
+            payload: self.payload,
+        };
+        // Each field at most once, as a derived Deserialize would insist.
+        let mut seen = [false; 5];
+        let mut first = |index: usize, name: &'static str| {
+            if std::mem::replace(&mut seen[index], true) {
+                Err(de::Error::duplicate_field(name))
+            } else {
+                Ok(())
+            }
+        };
+        while let Some(field) = map.next_key::<Field>()? {
+            match field.0.as_ref() {
+                "kind" => {
+                    first(0, "kind")?;
+                    request.kind = map.next_value()?;
+                }
+                "subResource" => {
+                    first(1, "subResource")?;
+                    request.sub_resource = map.next_value::<Option<Text>>()?.map(|t| t.0);
+                }
+                "operation" => {
+                    first(2, "operation")?;
+                    request.operation = map.next_value::<Option<Text>>()?.map(|t| t.0);
+                }
+                "object" => {
+                    first(3, "object")?;
+                    let seed = ObjectSeed(self.object_reading(&request));
+                    request.object = map.next_value_seed(OptionSeed(seed))?;
+                }
+                "oldObject" => {
+                    first(4, "oldObject")?;
+                    let seed = ObjectSeed(self.object_reading(&request));
+                    request.old_object = map.next_value_seed(OptionSeed(seed))?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(request)
+    }
+}
+
+impl RequestSeed<'_> {
+    /// How to read an object reached now: its pod spec only if the kind
+    /// came first and is one the policy checks.
+    fn object_reading(&self, request: &AdmissionRequest) -> ObjectReading {
+        match (self.reading, &request.kind) {
+            (Reading::OnePass, Some(gvk)) => {
+                match CheckedKind::from_group_kind(&gvk.group, &gvk.kind) {
+                    Some(kind) => ObjectReading::PodSpec(kind),
+                    None => ObjectReading::Skip,
+                }
+            }
+            _ => ObjectReading::Raw,
+        }
+    }
+}
+
+enum ObjectReading {
+    Raw,
+    PodSpec(CheckedKind),
+    Skip,
+}
+
+/// Reads a (non-null) object of the request.
+struct ObjectSeed(ObjectReading);
+
+impl<'de> DeserializeSeed<'de> for ObjectSeed {
+    type Value = RequestObject<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        match self.0 {
+            ObjectReading::Raw => <&RawValue>::deserialize(deserializer).map(RequestObject::Raw),
+            ObjectReading::PodSpec(kind) => PathSeed::<Object<PodSpecView<'de>>> {
+                path: kind.pod_spec_path(),
+                marker: std::marker::PhantomData,
+            }
+            .deserialize(deserializer)
+            .map(|spec| RequestObject::PodSpec(spec.map(|s| s.0))),
+            ObjectReading::Skip => {
+                IgnoredAny::deserialize(deserializer).map(|_| RequestObject::Skipped)
+            }
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -279,6 +624,81 @@ mod tests {
         );
         assert_eq!(CheckedKind::Pod.resource(), "pods");
         assert_eq!(CheckedKind::CronJob.resource(), "cronjobs");
+    }
+
+    const POD: &str = r#"{"group":"","version":"v1","kind":"Pod"}"#;
+    const SPEC: &str =
+        r#"{"metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"nginx"}]}}"#;
+
+    fn request<'a>(text: &'a str, reading: Reading) -> AdmissionRequest<'a> {
+        let payload = ValidationPayload::read(text, reading).unwrap();
+        payload.request.unwrap()
+    }
+
+    #[test]
+    fn one_pass_reads_the_pod_spec_when_the_kind_comes_first() {
+        let text = format!(r#"{{"request":{{"kind":{POD},"object":{SPEC},"oldObject":null}}}}"#);
+        let read = request(&text, Reading::OnePass);
+        let Some(RequestObject::PodSpec(Some(spec))) = &read.object else {
+            panic!("the pod spec was not read in one pass");
+        };
+        assert_eq!(spec.list(ContainerList::Containers)[0].name, "c");
+        assert!(read.old_object.is_none());
+        // The raw reading keeps the object as text, whatever the order.
+        let raw = request(&text, Reading::Raw);
+        assert!(matches!(raw.object, Some(RequestObject::Raw(_))));
+        // Both give the same values.
+        for path in [&[][..], &["spec"], &["spec", "containers"], &["status"]] {
+            assert_eq!(
+                read.value_at(Which::Object, path),
+                raw.value_at(Which::Object, path)
+            );
+        }
+        assert_eq!(read.value_at(Which::OldObject, &[]), Ok(None));
+    }
+
+    #[test]
+    fn objects_before_the_kind_are_kept_as_raw_text() {
+        let text = format!(r#"{{"request":{{"object":{SPEC},"kind":{POD}}}}}"#);
+        let mut read = request(&text, Reading::OnePass);
+        assert!(matches!(read.object, Some(RequestObject::Raw(_))));
+        let spec = read.take_pod_spec(Which::Object, CheckedKind::Pod).unwrap();
+        assert_eq!(spec.unwrap().list(ContainerList::Containers)[0].name, "c");
+    }
+
+    #[test]
+    fn objects_of_unchecked_kinds_are_skipped() {
+        let text = r#"{"request":{"kind":{"group":"","kind":"ConfigMap"},"object":{"spec":{"containers":7}}}}"#;
+        let read = request(text, Reading::OnePass);
+        assert!(matches!(read.object, Some(RequestObject::Skipped)));
+        assert_eq!(
+            read.value_at(Which::Object, &["spec", "containers"]),
+            Ok(Some(serde_json::json!(7)))
+        );
+    }
+
+    #[test]
+    fn a_pod_spec_that_cannot_be_read_fails_the_one_pass_only() {
+        let text =
+            format!(r#"{{"request":{{"kind":{POD},"object":{{"spec":{{"containers":7}}}}}}}}"#);
+        assert!(ValidationPayload::read(&text, Reading::OnePass).is_err());
+        assert!(ValidationPayload::read(&text, Reading::Raw).is_ok());
+    }
+
+    #[test]
+    fn repeated_request_fields_are_errors_naming_the_field() {
+        let text = format!(r#"{{"request":{{"kind":{POD},"kind":{POD}}}}}"#);
+        for reading in [Reading::OnePass, Reading::Raw] {
+            let e = ValidationPayload::read(&text, reading).err().unwrap();
+            assert!(e.to_string().contains("duplicate field `kind`"), "{e}");
+        }
+        let (path, e) = ValidationPayload::read_error(&text).unwrap();
+        assert_eq!(
+            (path.as_str(), e.to_string().contains("`kind`")),
+            ("request", true)
+        );
+        assert!(ValidationPayload::read_error(r#"{"request":null} x"#).is_some());
+        assert!(ValidationPayload::read_error(r#"{"request":null}"#).is_none());
     }
 
     #[test]
