@@ -442,6 +442,18 @@ TARGETS = [
 ]
 
 
+def table_rows(cases, names, results):
+    """(case, first row of the case?, module name, its runs, noop's runs) for
+    every measured (case, module), in report order."""
+    for c in cases:
+        noop = results[(c["file"], "noop")]
+        first = True
+        for name in names:
+            if (c["file"], name) in results:
+                yield c, first, name, results[(c["file"], name)], noop
+                first = False
+
+
 def report(cases, modules, results, args, conditions):
     names = [name for name, _ in modules]
     print(f"\n{conditions}. {args.runs} runs; per run and module {args.connections} connections, "
@@ -452,25 +464,17 @@ def report(cases, modules, results, args, conditions):
     print("| case | request | requests | module | requests/s | p50 ms | p99 ms | throughput ÷ noop "
           "| paired ÷ noop | p50 ÷ noop |")
     print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|")
-    for c in cases:
-        noop = results[(c["file"], "noop")]
-        count = noop[0]["requests"]
-        first = True
-        for name in names:
-            if (c["file"], name) not in results:
-                continue
-            runs = results[(c["file"], name)]
-            ratio_rps = [r["rps"] / n["rps"] for r, n in zip(runs, noop)]
-            ratio_p50 = [r["p50"] / n["p50"] for r, n in zip(runs, noop)]
-            not_noop = name != "noop"
-            print(
-                f"| {c['name'] if first else ''} | {c['size'] / 1000:.1f} KB | {count} "
-                f"| {name} | {spread([r['rps'] for r in runs], 0)} | {spread([r['p50'] for r in runs], 2)} "
-                f"| {spread([r['p99'] for r in runs], 2)} "
-                f"| {spread(ratio_rps, 2) if not_noop else ''} | {spread(paired(runs, noop), 2) if not_noop else ''} "
-                f"| {spread(ratio_p50, 2) if not_noop else ''} |"
-            )
-            first = False
+    for c, first, name, runs, noop in table_rows(cases, names, results):
+        ratio_rps = [r["rps"] / n["rps"] for r, n in zip(runs, noop)]
+        ratio_p50 = [r["p50"] / n["p50"] for r, n in zip(runs, noop)]
+        not_noop = name != "noop"
+        print(
+            f"| {c['name'] if first else ''} | {c['size'] / 1000:.1f} KB | {noop[0]['requests']} "
+            f"| {name} | {spread([r['rps'] for r in runs], 0)} | {spread([r['p50'] for r in runs], 2)} "
+            f"| {spread([r['p99'] for r in runs], 2)} "
+            f"| {spread(ratio_rps, 2) if not_noop else ''} | {spread(paired(runs, noop), 2) if not_noop else ''} "
+            f"| {spread(ratio_p50, 2) if not_noop else ''} |"
+        )
 
     cores = os.cpu_count()
     print("\npolicy-server's CPU time per request (all its threads, /proc/PID/stat, 10 ms ticks) and "
@@ -481,25 +485,18 @@ def report(cases, modules, results, args, conditions):
     print("| case | module | server CPU µs/request | noop ÷ module (CPU) | page faults/request "
           "| hey CPU µs/request | server cores % | hey cores % | load average |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
-    for c in cases:
-        noop = results[(c["file"], "noop")]
-        first = True
-        for name in names:
-            if (c["file"], name) not in results:
-                continue
-            runs = results[(c["file"], name)]
-            cpu = [r["server_cpu"] / r["requests"] * 1e6 for r in runs]
-            ratio = [(n["server_cpu"] / n["requests"]) / (r["server_cpu"] / r["requests"]) for r, n in zip(runs, noop)]
-            faults = [r["server_faults"] / r["requests"] for r in runs]
-            hey = [r["hey_cpu"] / r["requests"] * 1e6 for r in runs]
-            server_share = [r["server_cpu"] / r["elapsed"] * 100 for r in runs]
-            hey_share = [r["hey_cpu"] / r["elapsed"] * 100 for r in runs]
-            print(
-                f"| {c['name'] if first else ''} | {name} | {spread(cpu, 0)} "
-                f"| {'' if name == 'noop' else spread(ratio, 2)} | {spread(faults, 1)} | {spread(hey, 0)} "
-                f"| {spread(server_share, 0)} | {spread(hey_share, 0)} | {spread([r['load'] for r in runs], 1)} |"
-            )
-            first = False
+    for c, first, name, runs, noop in table_rows(cases, names, results):
+        cpu = [r["server_cpu"] / r["requests"] * 1e6 for r in runs]
+        ratio = [(n["server_cpu"] / n["requests"]) / (r["server_cpu"] / r["requests"]) for r, n in zip(runs, noop)]
+        faults = [r["server_faults"] / r["requests"] for r in runs]
+        hey = [r["hey_cpu"] / r["requests"] * 1e6 for r in runs]
+        server_share = [r["server_cpu"] / r["elapsed"] * 100 for r in runs]
+        hey_share = [r["hey_cpu"] / r["elapsed"] * 100 for r in runs]
+        print(
+            f"| {c['name'] if first else ''} | {name} | {spread(cpu, 0)} "
+            f"| {'' if name == 'noop' else spread(ratio, 2)} | {spread(faults, 1)} | {spread(hey, 0)} "
+            f"| {spread(server_share, 0)} | {spread(hey_share, 0)} | {spread([r['load'] for r in runs], 1)} |"
+        )
 
     rows = []
     for text, module, base, limit in TARGETS:
@@ -525,17 +522,11 @@ def report(cases, modules, results, args, conditions):
               "minus noop's (what reading and deciding cost over the waPC call itself).\n")
         print("| case | module | guest code µs/request | − noop's µs/request |")
         print("|---|---|---:|---:|")
-        for c in cases:
-            noop = results[(c["file"], "noop")]
-            first = True
-            for name in names:
-                if (c["file"], name) not in results:
-                    continue
-                guest = [r["guest_cpu"] / r["requests"] * 1e6 for r in results[(c["file"], name)]]
-                extra = [g - n["guest_cpu"] / n["requests"] * 1e6 for g, n in zip(guest, noop)]
-                print(f"| {c['name'] if first else ''} | {name} | {spread(guest, 1)} "
-                      f"| {'' if name == 'noop' else spread(extra, 1)} |")
-                first = False
+        for c, first, name, runs, noop in table_rows(cases, names, results):
+            guest = [r["guest_cpu"] / r["requests"] * 1e6 for r in runs]
+            extra = [g - n["guest_cpu"] / n["requests"] * 1e6 for g, n in zip(guest, noop)]
+            print(f"| {c['name'] if first else ''} | {name} | {spread(guest, 1)} "
+                  f"| {'' if name == 'noop' else spread(extra, 1)} |")
 
     if args.json:
         raw = {f"{c['name']} | {name}": results[(c["file"], name)]
