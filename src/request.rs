@@ -142,10 +142,10 @@ impl<'a> AdmissionRequest<'a> {
             Some(RequestObject::PodSpec(_) | RequestObject::Skipped) => {
                 let mut full = vec!["request", which.key()];
                 full.extend_from_slice(path);
-                if let Ok(value) = read_in_payload::<Value>(self.payload, &full) {
+                if let Ok(value) = read_path::<Value>(self.payload, &full) {
                     return Ok(value);
                 }
-                match read_in_payload::<&RawValue>(self.payload, &full[..2]) {
+                match read_path::<&RawValue>(self.payload, &full[..2]) {
                     Ok(Some(raw)) => raw,
                     Ok(None) => return Ok(None),
                     Err(e) => return Err(e.to_string()),
@@ -156,8 +156,9 @@ impl<'a> AdmissionRequest<'a> {
     }
 }
 
-/// Reads the value at `path` inside the payload `text` (already read once).
-fn read_in_payload<'a, T: Deserialize<'a>>(
+/// Reads the value at `path` inside the JSON text `text`, like `read_at`,
+/// with serde_json's error as it is (no field path).
+fn read_path<'a, T: Deserialize<'a>>(
     text: &'a str,
     path: &[&str],
 ) -> Result<Option<T>, serde_json::Error> {
@@ -192,7 +193,7 @@ impl<'de> Visitor<'de> for PayloadSeed<'de> {
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
         let mut request = None;
         let mut settings = None;
-        while let Some(field) = map.next_key::<Field>()? {
+        while let Some(field) = map.next_key::<Text>()? {
             match field.0.as_ref() {
                 "request" => {
                     if request.is_some() {
@@ -222,16 +223,8 @@ impl<'de> Visitor<'de> for PayloadSeed<'de> {
     }
 }
 
-/// A map key, borrowed unless it has escapes.
-struct Field<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Field<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Text::deserialize(deserializer).map(|text| Field(text.0))
-    }
-}
-
-/// A string, borrowed from the payload unless it has escapes.
+/// A string (a value or a map key), borrowed from the payload unless it has
+/// escapes.
 #[derive(Deserialize)]
 #[serde(transparent)]
 struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
@@ -306,7 +299,7 @@ impl<'de> Visitor<'de> for RequestSeed<'de> {
                 Ok(())
             }
         };
-        while let Some(field) = map.next_key::<Field>()? {
+        while let Some(field) = map.next_key::<Text>()? {
             match field.0.as_ref() {
                 "kind" => {
                     first(0, "kind")?;
@@ -490,14 +483,7 @@ impl CheckedKind {
 /// other field unread. `Ok(None)` when a key on the path is absent or null.
 /// Errors name the field that could not be read.
 pub fn read_at<'a, T: Deserialize<'a>>(raw: &'a str, path: &[&str]) -> Result<Option<T>, String> {
-    let seed = PathSeed::<T> {
-        path,
-        marker: std::marker::PhantomData,
-    };
-    match seed.deserialize(&mut serde_json::Deserializer::from_str(raw)) {
-        Ok(value) => Ok(value),
-        Err(_) => Err(describe_error_at::<T>(raw, path)),
-    }
+    read_path(raw, path).map_err(|_| describe_error_at::<T>(raw, path))
 }
 
 /// Slow path, taken only on error: reads again tracking the field path so

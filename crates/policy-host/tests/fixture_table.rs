@@ -9,10 +9,9 @@ mod support;
 
 use policy_host::fixture_table::run_table;
 use policy_host::fixture_table::{Evaluator, Outcome};
-use readonly_rootfs_policy::Verdict;
 use serde_json::Value;
 use std::cell::RefCell;
-use support::{NativeCore, WasmModule, load_policy, repo_root};
+use support::{NativeCore, WasmModule, load_policy, native_outcome, repo_root};
 
 #[test]
 fn fixture_table_native_core() {
@@ -57,11 +56,7 @@ impl Evaluator for NativeCoreKindLast {
             text.push_str(&format!(r#""kind":{kind}}}"#));
         }
         let payload = format!(r#"{{"request":{text},"settings":{settings}}}"#);
-        match readonly_rootfs_policy::evaluate_payload(payload.as_bytes()) {
-            Verdict::Accept { warnings } => Outcome::Accept { warnings },
-            Verdict::Reject { message, warnings } => Outcome::Reject { message, warnings },
-            Verdict::Mutate { object, warnings } => Outcome::mutation(request, object, warnings),
-        }
+        native_outcome(request, payload.as_bytes())
     }
 
     fn validate_settings(&self, settings: &Value) -> Result<(), String> {

@@ -28,15 +28,21 @@ impl Evaluator for NativeCore {
     fn evaluate(&self, request: &Value, settings: &Value) -> Outcome {
         let payload = json!({"request": request, "settings": settings});
         let bytes = serde_json::to_vec(&payload).expect("payload serialises");
-        match readonly_rootfs_policy::evaluate_payload(&bytes) {
-            Verdict::Accept { warnings } => Outcome::Accept { warnings },
-            Verdict::Reject { message, warnings } => Outcome::Reject { message, warnings },
-            Verdict::Mutate { object, warnings } => Outcome::mutation(request, object, warnings),
-        }
+        native_outcome(request, &bytes)
     }
 
     fn validate_settings(&self, settings: &Value) -> Result<(), String> {
         readonly_rootfs_policy::settings::Settings::from_json(settings).map(|_| ())
+    }
+}
+
+/// The pure core's verdict on the waPC `payload` carrying `request`, as an
+/// outcome of the fixture table.
+pub fn native_outcome(request: &Value, payload: &[u8]) -> Outcome {
+    match readonly_rootfs_policy::evaluate_payload(payload) {
+        Verdict::Accept { warnings } => Outcome::Accept { warnings },
+        Verdict::Reject { message, warnings } => Outcome::Reject { message, warnings },
+        Verdict::Mutate { object, warnings } => Outcome::mutation(request, object, warnings),
     }
 }
 
