@@ -165,7 +165,9 @@ BENCH_GUESTS := target/bench-guests
 
 # The baseline guests of the benchmarks, built like policy.wasm: parse-only,
 # noop, and the mutation floor (the cheapest guest returning the policy's
-# mutated object for the mutation case).
+# mutated object for the mutation case); then noop and the mutation floor
+# again with the policy's first write in wapc_init (`write-first`, see
+# docs/performance.md), as noop_write_first and mutation_floor_write_first.
 .PHONY: bench-guests
 bench-guests: policy.wasm
 	$(CARGO) build --locked --target $(WASM_TARGET) --release -p bench-guest-parse-only -p bench-guest-noop \
@@ -173,6 +175,12 @@ bench-guests: policy.wasm
 	mkdir -p $(BENCH_GUESTS)
 	for guest in parse_only noop mutation_floor; do \
 	  wasm-opt $(WASM_OPT_FLAGS) target/$(WASM_TARGET)/release/bench_guest_$$guest.wasm -o $(BENCH_GUESTS)/$$guest.wasm; \
+	done
+	$(CARGO) build --locked --target $(WASM_TARGET) --release -p bench-guest-noop -p bench-guest-mutation-floor \
+	  --features bench-guest-noop/write-first,bench-guest-mutation-floor/write-first
+	for guest in noop mutation_floor; do \
+	  wasm-opt $(WASM_OPT_FLAGS) target/$(WASM_TARGET)/release/bench_guest_$$guest.wasm \
+	    -o $(BENCH_GUESTS)/$${guest}_write_first.wasm; \
 	done
 
 # Benchmark, not part of `make test`: policy.wasm in the waPC host against two
@@ -197,7 +205,9 @@ bench-server: bench-guests
 	$(CARGO) run --locked --profile bench -p policy-host --bin bench -- --dump-only target/bench-requests
 	python3 bench/policy-server.py --requests target/bench-requests --policy policy.wasm \
 	  --parse-only $(BENCH_GUESTS)/parse_only.wasm --noop $(BENCH_GUESTS)/noop.wasm \
-	  --mutation-floor $(BENCH_GUESTS)/mutation_floor.wasm $(BENCH_SERVER_ARGS)
+	  --mutation-floor $(BENCH_GUESTS)/mutation_floor.wasm \
+	  --noop-write-first $(BENCH_GUESTS)/noop_write_first.wasm \
+	  --mutation-floor-write-first $(BENCH_GUESTS)/mutation_floor_write_first.wasm $(BENCH_SERVER_ARGS)
 
 # In-process, what policy-server does per request: a fresh instance for every
 # call (instantiate from the pre-instantiated module, wapc_init, one call,
