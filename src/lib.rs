@@ -67,32 +67,11 @@ pub fn settings_validation(payload: &[u8]) -> Vec<u8> {
 mod wapc_entry_points {
     use wapc_guest::{CallResult, register_function};
 
-    /// A writable static with a known value: it lives in `.data`, on the
-    /// page that holds the module's other writable statics (wapc-guest's
-    /// function registry, the allocator's state). See `write_first`.
-    static mut WRITE_FIRST: u8 = 1;
-
-    /// policy-server runs every request in a fresh instance whose linear
-    /// memory maps the module's data copy-on-write. If the first access to
-    /// the page of writable statics is a read (wapc-guest's lazy registry
-    /// checks its state before writing it), the kernel maps the page
-    /// read-only, and the write that follows must replace that mapping,
-    /// which flushes the TLB of every core running the server: an
-    /// inter-processor interrupt on every request (16 µs of a 450 µs
-    /// request, docs/performance.md). Writing first makes the first fault a
-    /// write fault, which copies the page once and maps it writable. The
-    /// store writes the value the static already holds.
-    fn write_first() {
-        // SAFETY: a plain byte store to a static nothing else accesses,
-        // in a single-threaded guest.
-        unsafe { core::ptr::write_volatile(&raw mut WRITE_FIRST, 1) };
-        // Keep every later access after the store.
-        core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
-    }
-
     #[unsafe(no_mangle)]
     pub extern "C" fn wapc_init() {
-        write_first();
+        // Before anything reads memory: spares policy-server a TLB flush
+        // per request (crates/write-first).
+        write_first::write_first();
         register_function("validate", validate);
         register_function("validate_settings", validate_settings);
         register_function("protocol_version", protocol_version);

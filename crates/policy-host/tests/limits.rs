@@ -11,21 +11,13 @@
 #[allow(dead_code)]
 mod rawhost;
 
+#[allow(dead_code)]
+mod support;
+
 use serde_json::Value;
-use std::path::PathBuf;
 use std::time::Instant;
 
 const MIB: usize = 1024 * 1024;
-
-fn policy_bytes() -> Vec<u8> {
-    let wasm = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../policy.wasm");
-    std::fs::read(&wasm).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}; run `make policy.wasm` (make test does) before cargo test",
-            wasm.display()
-        )
-    })
-}
 
 /// A Pod CREATE payload; `spec` and `metadata_extra` are raw JSON text.
 fn pod_payload(spec: &str, metadata_extra: &str, settings: &str) -> Vec<u8> {
@@ -185,7 +177,8 @@ fn limits() -> Vec<Limit> {
 #[test]
 fn hostile_sizes_get_an_answer_in_bounded_memory() {
     let engine = rawhost::engine().expect("wasmtime engine");
-    let module = rawhost::RawModule::new(&engine, &policy_bytes()).expect("policy.wasm compiles");
+    let module =
+        rawhost::RawModule::new(&engine, &support::policy_bytes()).expect("policy.wasm compiles");
     let mut failures = Vec::new();
     println!("| input | request | verdict | time | peak linear memory |");
     println!("|---|---|---|---|---|");

@@ -1,4 +1,4 @@
-//! The policy's first write (src/lib.rs, `write_first`), checked in the
+//! The policy's first write (`crates/write-first`), checked in the
 //! shipped `policy.wasm`: the first memory access of `wapc_init` is a store,
 //! and it lands on the last page of the module's data image, the page that
 //! holds the writable statics (`.data`, the start of `.bss`). policy-server
@@ -6,20 +6,12 @@
 //! before any write would cost a TLB flush per request (docs/performance.md;
 //! `make bench-server BENCH_SERVER_ARGS=--perf` counts those faults).
 
-use std::path::PathBuf;
+#[allow(dead_code)]
+mod support;
+
 use wasmparser::{ConstExpr, DataKind, ExternalKind, MemArg, Operator, Parser, Payload, TypeRef};
 
 const PAGE: u64 = 4096;
-
-fn policy_bytes() -> Vec<u8> {
-    let wasm = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../policy.wasm");
-    std::fs::read(&wasm).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}; run `make policy.wasm` (make test does) before cargo test",
-            wasm.display()
-        )
-    })
-}
 
 fn const_i32(expr: &ConstExpr) -> Option<u64> {
     match expr.get_operators_reader().read().ok()? {
@@ -165,7 +157,7 @@ fn check_write_first(bytes: &[u8]) -> Result<(), String> {
 
 #[test]
 fn policy_wapc_init_writes_the_page_of_writable_statics_before_anything_reads_it() {
-    assert_eq!(check_write_first(&policy_bytes()), Ok(()));
+    assert_eq!(check_write_first(&support::policy_bytes()), Ok(()));
 }
 
 /// A module like the policy's: 17 pages, a data image ending at 0x10c614,

@@ -16,6 +16,18 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// The bytes of the built `policy.wasm`; fails clearly if it is missing.
+#[allow(dead_code)] // for the tests that read the module itself
+pub fn policy_bytes() -> Vec<u8> {
+    let wasm = repo_root().join("policy.wasm");
+    std::fs::read(&wasm).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; run `make policy.wasm` (make test does) before cargo test",
+            wasm.display()
+        )
+    })
+}
+
 /// The built `policy.wasm` in the waPC host; fails clearly if it is missing.
 pub fn load_policy() -> Policy {
     policy_host::fixture_table::built_policy(&repo_root())
