@@ -104,6 +104,7 @@ evaluate-host: policy.wasm host
 .PHONY: fmt
 fmt:
 	$(CARGO) fmt --all
+	$(CARGO) fmt --manifest-path fuzz/Cargo.toml
 
 .PHONY: lint
 lint:
@@ -112,6 +113,10 @@ lint:
 	$(CARGO) clippy --locked --target $(WASM_TARGET) -p readonly-rootfs-policy -- -D warnings
 	# The core as the CLI builds it: without the waPC shell (Kubewarden's SDK).
 	$(CARGO) clippy --locked -p readonly-rootfs-policy --no-default-features -- -D warnings
+	# The fuzz crate: its own workspace and lock (cargo fuzz builds it with
+	# nightly and sanitizers; stable checks its code).
+	$(CARGO) fmt --manifest-path fuzz/Cargo.toml -- --check
+	$(CARGO) clippy --locked --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
 
 # Unit tests of the pure core, then the fixture table and every other
 # wasm-host test against the built policy.wasm.

@@ -16,44 +16,69 @@ pub use contract_model::MAX_LISTED;
 pub fn check_verdict(verdict: &Verdict) {
     let accepted = match verdict {
         Verdict::Reject { message, .. } => {
-            assert!(!message.trim().is_empty(), "a Reject verdict has an empty message");
+            assert!(
+                !message.trim().is_empty(),
+                "a Reject verdict has an empty message"
+            );
             false
         }
         Verdict::Accept { .. } | Verdict::Mutate { .. } => true,
     };
-    let (Verdict::Accept { warnings } | Verdict::Mutate { warnings, .. } | Verdict::Reject { warnings, .. }) =
-        verdict;
+    let (Verdict::Accept { warnings }
+    | Verdict::Mutate { warnings, .. }
+    | Verdict::Reject { warnings, .. }) = verdict;
     for w in warnings {
         assert!(!w.trim().is_empty(), "empty warning");
     }
-    assert!(warnings.len() <= MAX_LISTED + 1, "{} warnings: {warnings:?}", warnings.len());
+    assert!(
+        warnings.len() <= MAX_LISTED + 1,
+        "{} warnings: {warnings:?}",
+        warnings.len()
+    );
     if warnings.len() == MAX_LISTED + 1 {
         assert!(
-            warnings[MAX_LISTED].starts_with("and ") && warnings[MAX_LISTED].contains(" more warning"),
+            warnings[MAX_LISTED].starts_with("and ")
+                && warnings[MAX_LISTED].contains(" more warning"),
             "the 21st warning does not say how many more: {warnings:?}"
         );
     }
     let encoded = encode_verdict(verdict.clone());
-    let response: Value =
-        serde_json::from_slice(&encoded).expect("encode_verdict produces JSON");
-    assert_eq!(response["accepted"].as_bool(), Some(accepted), "encoded: {response}");
+    let response: Value = serde_json::from_slice(&encoded).expect("encode_verdict produces JSON");
+    assert_eq!(
+        response["accepted"].as_bool(),
+        Some(accepted),
+        "encoded: {response}"
+    );
     if let Verdict::Mutate { object, .. } = verdict {
-        assert_eq!(&response["mutated_object"], object, "encoded mutated object");
+        assert_eq!(
+            &response["mutated_object"], object,
+            "encoded mutated object"
+        );
     }
 }
 
 pub fn warnings(verdict: &Verdict) -> &[String] {
     match verdict {
-        Verdict::Accept { warnings } | Verdict::Mutate { warnings, .. } | Verdict::Reject { warnings, .. } => warnings,
+        Verdict::Accept { warnings }
+        | Verdict::Mutate { warnings, .. }
+        | Verdict::Reject { warnings, .. } => warnings,
     }
 }
 
 /// The verdict with its warnings dropped.
 pub fn without_warnings(verdict: &Verdict) -> Verdict {
     match verdict.clone() {
-        Verdict::Accept { .. } => Verdict::Accept { warnings: Vec::new() },
-        Verdict::Mutate { object, .. } => Verdict::Mutate { object, warnings: Vec::new() },
-        Verdict::Reject { message, .. } => Verdict::Reject { message, warnings: Vec::new() },
+        Verdict::Accept { .. } => Verdict::Accept {
+            warnings: Vec::new(),
+        },
+        Verdict::Mutate { object, .. } => Verdict::Mutate {
+            object,
+            warnings: Vec::new(),
+        },
+        Verdict::Reject { message, .. } => Verdict::Reject {
+            message,
+            warnings: Vec::new(),
+        },
     }
 }
 
@@ -78,18 +103,24 @@ pub fn at<'v>(value: &'v Value, path: &[&str]) -> Option<&'v Value> {
 pub fn is_dns1123_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
 }
 
 /// Mount paths compared as the kernel would: by non-empty, non-`.` segments.
 pub fn mount_segments(path: &str) -> Vec<&str> {
-    path.split('/').filter(|s| !s.is_empty() && *s != ".").collect()
+    path.split('/')
+        .filter(|s| !s.is_empty() && *s != ".")
+        .collect()
 }
 
-fn array<'v>(value: Option<&'v Value>) -> &'v [Value] {
-    value.and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+fn array(value: Option<&Value>) -> &[Value] {
+    value
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
 }
 
 /// Checks the contract's invariants of a Mutate verdict for `payload`
@@ -116,7 +147,9 @@ pub fn check_mutation(payload: &Value, mutated: &Value) {
     for op in patch.iter() {
         match op {
             json_patch::PatchOperation::Add(_) | json_patch::PatchOperation::Replace(_) => {}
-            other => panic!("mutation patch has a non add/replace operation: {other:?}\npatch: {patch:?}"),
+            other => panic!(
+                "mutation patch has a non add/replace operation: {other:?}\npatch: {patch:?}"
+            ),
         }
     }
     assert!(!patch.is_empty(), "Mutate verdict with an unchanged object");
@@ -134,24 +167,43 @@ pub fn check_mutation(payload: &Value, mutated: &Value) {
     let mut outside_original = original.clone();
     *at_mut(&mut outside, spec_path) = Value::Null;
     *at_mut(&mut outside_original, spec_path) = Value::Null;
-    assert_eq!(outside, outside_original, "mutation changed the object outside the pod spec");
+    assert_eq!(
+        outside, outside_original,
+        "mutation changed the object outside the pod spec"
+    );
 
     let strip_lists = |spec: &Value| {
         let mut spec = spec.clone();
         if let Some(map) = spec.as_object_mut() {
-            for key in ["volumes", "initContainers", "containers", "ephemeralContainers"] {
+            for key in [
+                "volumes",
+                "initContainers",
+                "containers",
+                "ephemeralContainers",
+            ] {
                 map.remove(key);
             }
         }
         spec
     };
-    assert_eq!(strip_lists(old_spec), strip_lists(new_spec), "mutation changed other pod spec fields");
+    assert_eq!(
+        strip_lists(old_spec),
+        strip_lists(new_spec),
+        "mutation changed other pod spec fields"
+    );
 
     // (d) Injected volumes: appended, uniquely named DNS-1123 labels.
     let old_volumes = array(old_spec.get("volumes"));
     let new_volumes = array(new_spec.get("volumes"));
-    assert!(new_volumes.len() >= old_volumes.len(), "volumes were removed");
-    assert_eq!(&new_volumes[..old_volumes.len()], old_volumes, "existing volumes changed");
+    assert!(
+        new_volumes.len() >= old_volumes.len(),
+        "volumes were removed"
+    );
+    assert_eq!(
+        &new_volumes[..old_volumes.len()],
+        old_volumes,
+        "existing volumes changed"
+    );
     let pod_update = kind == CheckedKind::Pod && operation == Some("UPDATE");
     if pod_update {
         assert_eq!(
@@ -159,15 +211,31 @@ pub fn check_mutation(payload: &Value, mutated: &Value) {
             Some("ephemeralcontainers"),
             "a Pod UPDATE other than pods/ephemeralcontainers was mutated"
         );
-        assert_eq!(new_volumes.len(), old_volumes.len(), "volumes added on a Pod UPDATE");
+        assert_eq!(
+            new_volumes.len(),
+            old_volumes.len(),
+            "volumes added on a Pod UPDATE"
+        );
     }
     let mut injected_names = Vec::new();
     for volume in &new_volumes[old_volumes.len()..] {
         let name = volume["name"].as_str().expect("injected volume has a name");
-        assert!(is_dns1123_label(name), "injected volume name {name:?} is not a DNS-1123 label");
-        let same = new_volumes.iter().filter(|v| v["name"].as_str() == Some(name)).count();
-        assert_eq!(same, 1, "injected volume name {name:?} is not unique among the pod's volumes");
-        assert!(volume.get("emptyDir").is_some_and(Value::is_object), "injected volume {volume} is not an emptyDir");
+        assert!(
+            is_dns1123_label(name),
+            "injected volume name {name:?} is not a DNS-1123 label"
+        );
+        let same = new_volumes
+            .iter()
+            .filter(|v| v["name"].as_str() == Some(name))
+            .count();
+        assert_eq!(
+            same, 1,
+            "injected volume name {name:?} is not unique among the pod's volumes"
+        );
+        assert!(
+            volume.get("emptyDir").is_some_and(Value::is_object),
+            "injected volume {volume} is not an emptyDir"
+        );
         injected_names.push(name);
     }
 
@@ -182,21 +250,39 @@ pub fn check_mutation(payload: &Value, mutated: &Value) {
         for (i, (old_c, new_c)) in old_list.iter().zip(new_list).enumerate() {
             let old_mounts = array(old_c.get("volumeMounts"));
             let new_mounts = array(new_c.get("volumeMounts"));
-            assert!(new_mounts.len() >= old_mounts.len(), "{list}[{i}] lost mounts");
-            assert_eq!(&new_mounts[..old_mounts.len()], old_mounts, "{list}[{i}] mounts changed");
+            assert!(
+                new_mounts.len() >= old_mounts.len(),
+                "{list}[{i}] lost mounts"
+            );
+            assert_eq!(
+                &new_mounts[..old_mounts.len()],
+                old_mounts,
+                "{list}[{i}] mounts changed"
+            );
             if list == "ephemeralContainers" {
-                assert_eq!(new_mounts.len(), old_mounts.len(), "mount added to ephemeral container");
+                assert_eq!(
+                    new_mounts.len(),
+                    old_mounts.len(),
+                    "mount added to ephemeral container"
+                );
             }
             for (j, mount) in new_mounts.iter().enumerate().skip(old_mounts.len()) {
                 let path = mount["mountPath"].as_str().expect("injected mountPath");
                 let name = mount["name"].as_str().expect("injected mount name");
                 assert!(path.starts_with('/'), "injected mount path {path:?}");
-                assert!(injected_names.contains(&name), "{list}[{i}] mounts {name:?}, not an injected volume");
-                assert!(!used_injected.contains(&name), "injected volume {name:?} mounted twice");
+                assert!(
+                    injected_names.contains(&name),
+                    "{list}[{i}] mounts {name:?}, not an injected volume"
+                );
+                assert!(
+                    !used_injected.contains(&name),
+                    "injected volume {name:?} mounted twice"
+                );
                 used_injected.push(name);
                 for (k, other) in new_mounts.iter().enumerate() {
                     if k != j {
-                        let other_path = other.get("mountPath").and_then(Value::as_str).unwrap_or("");
+                        let other_path =
+                            other.get("mountPath").and_then(Value::as_str).unwrap_or("");
                         assert_ne!(
                             mount_segments(other_path),
                             mount_segments(path),
@@ -211,24 +297,43 @@ pub fn check_mutation(payload: &Value, mutated: &Value) {
             for c in [&mut a, &mut b] {
                 if let Some(map) = c.as_object_mut() {
                     map.remove("volumeMounts");
-                    if let Some(sc) = map.get_mut("securityContext").and_then(Value::as_object_mut) {
+                    if let Some(sc) = map
+                        .get_mut("securityContext")
+                        .and_then(Value::as_object_mut)
+                    {
                         sc.remove("readOnlyRootFilesystem");
                     }
-                    if map.get("securityContext").is_some_and(|sc| sc.is_null() || sc.as_object().is_some_and(|m| m.is_empty())) {
+                    if map.get("securityContext").is_some_and(|sc| {
+                        sc.is_null() || sc.as_object().is_some_and(|m| m.is_empty())
+                    }) {
                         map.remove("securityContext");
                     }
                 }
             }
-            assert_eq!(a, b, "{list}[{i}] changed beyond securityContext.readOnlyRootFilesystem and volumeMounts");
+            assert_eq!(
+                a, b,
+                "{list}[{i}] changed beyond securityContext.readOnlyRootFilesystem and volumeMounts"
+            );
             let old_ro = at(old_c, &["securityContext", "readOnlyRootFilesystem"]);
             let new_ro = at(new_c, &["securityContext", "readOnlyRootFilesystem"]);
             if old_ro != new_ro {
-                assert!(old_ro.is_none_or(Value::is_null), "{list}[{i}]: explicit readOnlyRootFilesystem {old_ro:?} overridden");
-                assert_eq!(new_ro, Some(&Value::Bool(true)), "{list}[{i}]: set to {new_ro:?}");
+                assert!(
+                    old_ro.is_none_or(Value::is_null),
+                    "{list}[{i}]: explicit readOnlyRootFilesystem {old_ro:?} overridden"
+                );
+                assert_eq!(
+                    new_ro,
+                    Some(&Value::Bool(true)),
+                    "{list}[{i}]: set to {new_ro:?}"
+                );
             }
         }
     }
-    assert_eq!(used_injected.len(), injected_names.len(), "an injected volume is not mounted");
+    assert_eq!(
+        used_injected.len(),
+        injected_names.len(),
+        "an injected volume is not mounted"
+    );
     // No mount that was already there (e.g. one naming a missing volume)
     // now resolves to an injected volume: that would share it.
     for list in ["initContainers", "containers", "ephemeralContainers"] {

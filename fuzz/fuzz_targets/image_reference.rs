@@ -33,8 +33,9 @@ fuzz_target!(|data: &[u8]| {
     match image::parse(text) {
         Ok(reference) => {
             let normalized = reference.to_string();
-            let again = image::parse(&normalized)
-                .unwrap_or_else(|e| panic!("{normalized:?} (from {text:?}) does not read back: {e}"));
+            let again = image::parse(&normalized).unwrap_or_else(|e| {
+                panic!("{normalized:?} (from {text:?}) does not read back: {e}")
+            });
             assert_eq!(again, reference, "{text:?}");
             assert!(same_image(Some(text), Some(&normalized)), "{text:?}");
             let repository = reference.repository();
@@ -48,26 +49,44 @@ fuzz_target!(|data: &[u8]| {
             }
             // The registry as written (`Foo` stays a registry only in upper case).
             let registry = repository.split('/').next().unwrap_or_default();
-            assert!(pattern(&format!("{registry}/*")).matches(&container), "{text:?}");
+            assert!(
+                pattern(&format!("{registry}/*")).matches(&container),
+                "{text:?}"
+            );
             // Another repository: the same path with one more component.
             let other = format!("{repository}x");
             if let Ok(other_pattern) = ImagePattern::parse(&other) {
-                assert!(!other_pattern.matches(&container), "{other:?} matched {text:?}");
+                assert!(
+                    !other_pattern.matches(&container),
+                    "{other:?} matched {text:?}"
+                );
             }
             if let Ok(under) = ImagePattern::parse(&format!("{repository}/*")) {
-                assert!(!under.matches(&container), "a repository is not under itself");
+                assert!(
+                    !under.matches(&container),
+                    "a repository is not under itself"
+                );
             }
         }
         Err(_) => {
             // Fail closed: only `*` matches an image that is not a reference.
             for other in ["nginx", "docker.io/*", "nginx:latest", "localhost/*"] {
-                assert!(!pattern(other).matches(&container), "{other} matched {text:?}");
+                assert!(
+                    !pattern(other).matches(&container),
+                    "{other} matched {text:?}"
+                );
             }
         }
     }
 
     let quoted_text = quoted(text);
-    assert!(!quoted_text.chars().any(|c| c.is_control()), "{quoted_text:?}");
-    assert_eq!(serde_json::from_str::<String>(&quoted_text).ok().as_deref(), Some(text));
+    assert!(
+        !quoted_text.chars().any(|c| c.is_control()),
+        "{quoted_text:?}"
+    );
+    assert_eq!(
+        serde_json::from_str::<String>(&quoted_text).ok().as_deref(),
+        Some(text)
+    );
     assert!(!line_safe(text).chars().any(|c| c == '\n' || c == '\r'));
 });

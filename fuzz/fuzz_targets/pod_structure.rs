@@ -49,7 +49,16 @@ const LONG_A: &str = "a23456789-123456789-123456789-123456789-123456789-12345678
 const LONG_B: &str = "a23456789-123456789-123456789-123456789-123456789-123456789-12b";
 
 const CONTAINER_NAMES: [&str; 10] = [
-    "app", "sidecar", "init", "debugger", "istio-proxy", "App", LONG_A, LONG_B, "app-tmp", "",
+    "app",
+    "sidecar",
+    "init",
+    "debugger",
+    "istio-proxy",
+    "App",
+    LONG_A,
+    LONG_B,
+    "app-tmp",
+    "",
 ];
 
 /// Container images, as groups of spellings of one image (the runtime
@@ -57,7 +66,11 @@ const CONTAINER_NAMES: [&str; 10] = [
 /// ones). The first four groups are one repository (`docker.io/library/nginx`)
 /// with other tags and digests; the last three are not valid references.
 const IMAGE_GROUPS: [&[&str]; 16] = [
-    &["nginx:1.27", "library/nginx:1.27", "docker.io/library/nginx:1.27"],
+    &[
+        "nginx:1.27",
+        "library/nginx:1.27",
+        "docker.io/library/nginx:1.27",
+    ],
     &["nginx", "index.docker.io/library/nginx", "nginx:latest"],
     &[
         "nginx:1.27@sha256:83f7365784a2ce16a94d7da5d1e56db908932cb66fb3b1a33de20d37b7eb09f8",
@@ -65,7 +78,10 @@ const IMAGE_GROUPS: [&[&str]; 16] = [
     ],
     &["nginx@sha256:83f7365784a2ce16a94d7da5d1e56db908932cb66fb3b1a33de20d37b7eb09f8"],
     &["busybox:1.36", "DOCKER.IO/library/busybox:1.36"],
-    &["registry.example.com/debug/tool:1", "REGISTRY.example.com/debug/tool:1"],
+    &[
+        "registry.example.com/debug/tool:1",
+        "REGISTRY.example.com/debug/tool:1",
+    ],
     &["registry.example.com/debugger/tool:1"],
     &["docker.io/istio/proxyv2:1.22", "istio/proxyv2:1.22"],
     &["evil.example/istio/proxyv2:1.22"],
@@ -80,10 +96,18 @@ const IMAGE_GROUPS: [&[&str]; 16] = [
 /// The groups of one repository with other tags or digests.
 const NGINX_GROUPS: std::ops::Range<usize> = 0..4;
 
-static IMAGES: LazyLock<Vec<&str>> = LazyLock::new(|| IMAGE_GROUPS.iter().flat_map(|g| g.iter().copied()).collect());
+static IMAGES: LazyLock<Vec<&str>> = LazyLock::new(|| {
+    IMAGE_GROUPS
+        .iter()
+        .flat_map(|g| g.iter().copied())
+        .collect()
+});
 
 fn image_group(image: &str) -> usize {
-    IMAGE_GROUPS.iter().position(|g| g.contains(&image)).expect("an image of the alphabet")
+    IMAGE_GROUPS
+        .iter()
+        .position(|g| g.contains(&image))
+        .expect("an image of the alphabet")
 }
 
 /// Image patterns of every form of the contract's table, in several spellings.
@@ -105,23 +129,51 @@ const IMAGE_PATTERNS: [&str; 14] = [
 ];
 
 /// Application profiles the settings may enable (`mysql`: of no image here).
-const PROFILES: [&str; 6] = ["nginx", "postgres", "grafana", "nginx-unprivileged", "mysql", "tomcat"];
+const PROFILES: [&str; 6] = [
+    "nginx",
+    "postgres",
+    "grafana",
+    "nginx-unprivileged",
+    "mysql",
+    "tomcat",
+];
 
 const MOUNT_PATHS: [&str; 13] = [
-    "/", "/tmp", "/tmp/", "/tmp/x", "/app", "/app/cache", "/ap", "/var/cache", "/var", "/data",
-    "//tmp", "/home/user/.cache", "/run",
+    "/",
+    "/tmp",
+    "/tmp/",
+    "/tmp/x",
+    "/app",
+    "/app/cache",
+    "/ap",
+    "/var/cache",
+    "/var",
+    "/data",
+    "//tmp",
+    "/home/user/.cache",
+    "/run",
 ];
 
 const REQUIRED_PATHS: [&str; 10] = [
-    "/tmp", "/app/cache", "/app", "/var/cache", "/tmp/x", "/data", "/home/user/.cache",
-    "/var/log/nginx/", "/run", "/tmp/",
+    "/tmp",
+    "/app/cache",
+    "/app",
+    "/var/cache",
+    "/tmp/x",
+    "/data",
+    "/home/user/.cache",
+    "/var/log/nginx/",
+    "/run",
+    "/tmp/",
 ];
 
 /// Volume names: fixed ones plus the names mutation would pick first, so
 /// that injected names collide with existing volumes.
 static VOLUME_NAMES: LazyLock<Vec<String>> = LazyLock::new(|| {
-    let mut names: Vec<String> =
-        ["scratch", "cfg", "data", "tmp", "rw-app-tmp", "cache"].iter().map(|s| s.to_string()).collect();
+    let mut names: Vec<String> = ["scratch", "cfg", "data", "tmp", "rw-app-tmp", "cache"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let empty = HashSet::new();
     names.push(injected_volume_name(LONG_A, "/tmp", &empty));
     let taken: HashSet<String> = ["rw-app-tmp".to_string()].into();
@@ -135,7 +187,14 @@ const MISSING_VOLUME: &str = "missing";
 /// Capabilities a container may add: SYS_ADMIN and ALL (any case, with or
 /// without CAP_) let it remount its root.
 const CAPABILITIES: [&str; 9] = [
-    "SYS_ADMIN", "CAP_SYS_ADMIN", "sys_admin", "Cap_Sys_Admin", "ALL", "all", "CAP_ALL", "NET_ADMIN",
+    "SYS_ADMIN",
+    "CAP_SYS_ADMIN",
+    "sys_admin",
+    "Cap_Sys_Admin",
+    "ALL",
+    "all",
+    "CAP_ALL",
+    "NET_ADMIN",
     "SYS_ADMINS",
 ];
 
@@ -149,7 +208,10 @@ impl Pick {
     fn volume_name(self) -> String {
         let names = &*VOLUME_NAMES;
         let i = self.0 as usize % (names.len() + 1);
-        names.get(i).cloned().unwrap_or_else(|| MISSING_VOLUME.to_string())
+        names
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| MISSING_VOLUME.to_string())
     }
 }
 
@@ -254,6 +316,8 @@ enum Power {
     AddWrongType,
 }
 
+// The variants are the Kubernetes fields they generate.
+#[allow(clippy::enum_variant_names)]
 #[derive(Arbitrary, Debug, Clone, Copy, PartialEq)]
 enum SubPath {
     None,
@@ -414,7 +478,9 @@ impl Kind {
             Kind::DaemonSet => ("apps", "v1", "DaemonSet", Some(Layout::Workload)),
             Kind::Job => ("batch", "v1", "Job", Some(Layout::Workload)),
             Kind::CronJob => ("batch", "v1", "CronJob", Some(Layout::CronJob)),
-            Kind::ReplicationController => ("", "v1", "ReplicationController", Some(Layout::Workload)),
+            Kind::ReplicationController => {
+                ("", "v1", "ReplicationController", Some(Layout::Workload))
+            }
             Kind::Service => ("", "v1", "Service", None),
             Kind::ConfigMap => ("", "v1", "ConfigMap", None),
             Kind::ExtensionsDeployment => ("extensions", "v1beta1", "Deployment", None),
@@ -445,7 +511,10 @@ enum OldObject {
 #[derive(Arbitrary, Debug, Clone)]
 enum Exemption {
     Name(Pick),
-    Object { name: Option<Pick>, image: Option<Pick> },
+    Object {
+        name: Option<Pick>,
+        image: Option<Pick>,
+    },
 }
 
 #[derive(Arbitrary, Debug, Clone)]
@@ -517,7 +586,11 @@ struct Input {
 
 /// The settings and what the model reads in them.
 fn build_settings(input: &SettingsInput) -> (Value, model::Settings) {
-    let mut m = model::Settings { mutate: input.mutate, warn_sub_path_mounts: true, ..Default::default() };
+    let mut m = model::Settings {
+        mutate: input.mutate,
+        warn_sub_path_mounts: true,
+        ..Default::default()
+    };
     if input.absent_gate.rare() {
         m.mutate = false;
         return (Value::Null, m);
@@ -526,11 +599,18 @@ fn build_settings(input: &SettingsInput) -> (Value, model::Settings) {
     // Paths are unique after removing trailing slashes, or the settings are invalid.
     let unique = |paths: &mut Vec<String>, pick: &Pick| {
         let path = pick.of(&REQUIRED_PATHS);
-        let new = !paths.iter().any(|p| model::normalise(p) == model::normalise(path));
-        new.then(|| paths.push(path.to_string())).map(|_| json!(path))
+        let new = !paths
+            .iter()
+            .any(|p| model::normalise(p) == model::normalise(path));
+        new.then(|| paths.push(path.to_string()))
+            .map(|_| json!(path))
     };
     let paths = input.paths.model().map_ref(|picks| {
-        picks.iter().take(MAX_ITEMS).filter_map(|pick| unique(&mut m.required, pick)).collect()
+        picks
+            .iter()
+            .take(MAX_ITEMS)
+            .filter_map(|pick| unique(&mut m.required, pick))
+            .collect()
     });
     put(&mut map, "requiredWritablePaths", paths);
     let exemptions = input.exemptions.model().map_ref(|entries| {
@@ -538,9 +618,10 @@ fn build_settings(input: &SettingsInput) -> (Value, model::Settings) {
         for entry in entries.iter().take(MAX_ITEMS) {
             let (name, image) = match entry {
                 Exemption::Name(n) => (Some(n.of(&CONTAINER_NAMES)), None),
-                Exemption::Object { name, image } => {
-                    (name.map(|n| n.of(&CONTAINER_NAMES)), image.map(|i| i.of(&IMAGE_PATTERNS)))
-                }
+                Exemption::Object { name, image } => (
+                    name.map(|n| n.of(&CONTAINER_NAMES)),
+                    image.map(|i| i.of(&IMAGE_PATTERNS)),
+                ),
             };
             // Empty names or entries are invalid settings: not generated.
             let selector = model::Selector::new(name.filter(|n| !n.is_empty()), image);
@@ -565,8 +646,17 @@ fn build_settings(input: &SettingsInput) -> (Value, model::Settings) {
             v.insert("medium".into(), json!(if memory { "Memory" } else { "" }));
         }
         if let Some(limit) = volume.size_limit {
-            let limits = [json!("64Mi"), json!("1Gi"), json!(100), json!("1.5Gi"), Value::Null];
-            v.insert("sizeLimit".into(), limits[limit.0 as usize % limits.len()].clone());
+            let limits = [
+                json!("64Mi"),
+                json!("1Gi"),
+                json!(100),
+                json!("1.5Gi"),
+                Value::Null,
+            ];
+            v.insert(
+                "sizeLimit".into(),
+                limits[limit.0 as usize % limits.len()].clone(),
+            );
         }
         map.insert("writableVolume".into(), Value::Object(v));
     }
@@ -579,9 +669,12 @@ fn build_settings(input: &SettingsInput) -> (Value, model::Settings) {
                 RuleSelector::Both(n, i) => (Some(n), Some(i)),
             };
             // An empty name is invalid settings: not generated.
-            let name = name.map(|n| n.of(&CONTAINER_NAMES)).filter(|n| !n.is_empty());
+            let name = name
+                .map(|n| n.of(&CONTAINER_NAMES))
+                .filter(|n| !n.is_empty());
             let mut paths = Vec::new();
-            let picks = std::iter::once(&rule.path).chain(rule.more_paths.iter().take(MAX_ITEMS - 1));
+            let picks =
+                std::iter::once(&rule.path).chain(rule.more_paths.iter().take(MAX_ITEMS - 1));
             let raw_paths: Vec<Value> = picks.filter_map(|pick| unique(&mut paths, pick)).collect();
             let selector = model::Selector::new(name, image.map(|i| i.of(&IMAGE_PATTERNS)));
             if selector == model::Selector::default() {
@@ -619,7 +712,12 @@ struct Builder {
     corrupted: bool,
 }
 
-fn container_json(c: &Container, init: bool, b: &mut Builder, corrupt: Option<&Corruption>) -> Value {
+fn container_json(
+    c: &Container,
+    init: bool,
+    b: &mut Builder,
+    corrupt: Option<&Corruption>,
+) -> Value {
     if matches!(corrupt, Some(Corruption::ContainerNotObject)) {
         b.corrupted = true;
         return json!("not-a-container");
@@ -640,7 +738,9 @@ fn container_json(c: &Container, init: bool, b: &mut Builder, corrupt: Option<&C
         SecurityContext::Absent => model::Field::Absent,
         SecurityContext::Null => model::Field::Null,
         SecurityContext::Empty => model::Field::Set(json!({})),
-        SecurityContext::ReadOnlyRoot(tri) => model::Field::Set(json!({"readOnlyRootFilesystem": tri.json()})),
+        SecurityContext::ReadOnlyRoot(tri) => {
+            model::Field::Set(json!({"readOnlyRootFilesystem": tri.json()}))
+        }
         SecurityContext::WithOthers(tri) => {
             let mut sc = json!({"runAsNonRoot": true, "capabilities": {"drop": ["ALL"], "add": null}, "seLinuxOptions": null});
             if let Some(tri) = tri {
@@ -659,13 +759,21 @@ fn container_json(c: &Container, init: bool, b: &mut Builder, corrupt: Option<&C
         }
     };
     put(&mut map, "securityContext", context);
-    if let (Some(power), Some(sc)) = (&c.power, map.get_mut("securityContext").and_then(Value::as_object_mut)) {
+    if let (Some(power), Some(sc)) = (
+        &c.power,
+        map.get_mut("securityContext")
+            .and_then(Value::as_object_mut),
+    ) {
         match power {
             Power::Privileged(tri) => {
                 sc.insert("privileged".into(), tri.json());
             }
             Power::Add(caps) => {
-                let caps: Vec<Value> = caps.iter().take(MAX_ITEMS).map(|p| json!(p.of(&CAPABILITIES))).collect();
+                let caps: Vec<Value> = caps
+                    .iter()
+                    .take(MAX_ITEMS)
+                    .map(|p| json!(p.of(&CAPABILITIES)))
+                    .collect();
                 let capabilities = sc.entry("capabilities").or_insert_with(|| json!({}));
                 capabilities["add"] = Value::Array(caps);
             }
@@ -680,7 +788,8 @@ fn container_json(c: &Container, init: bool, b: &mut Builder, corrupt: Option<&C
         }
     }
     let mount_json = |i: usize, m: &Mount, b: &mut Builder| {
-        let mut mount = json!({"name": m.volume.volume_name(), "mountPath": m.path.of(&MOUNT_PATHS)});
+        let mut mount =
+            json!({"name": m.volume.volume_name(), "mountPath": m.path.of(&MOUNT_PATHS)});
         if i == 0 && matches!(corrupt, Some(Corruption::MountPathNotString)) {
             b.corrupted = true;
             mount["mountPath"] = json!(["/tmp"]);
@@ -699,7 +808,10 @@ fn container_json(c: &Container, init: bool, b: &mut Builder, corrupt: Option<&C
         }
         mount
     };
-    let mounts = if matches!((&c.mounts, corrupt), (Field::Present(_), Some(Corruption::MountsNotList))) {
+    let mounts = if matches!(
+        (&c.mounts, corrupt),
+        (Field::Present(_), Some(Corruption::MountsNotList))
+    ) {
         b.corrupted = true;
         model::Field::Set(json!({"name": "x", "mountPath": "/tmp"}))
     } else {
@@ -727,8 +839,18 @@ fn volume_json(v: &Volume, b: &mut Builder, corrupt: bool) -> Value {
     volume
 }
 
-fn list_json<T>(field: &Field<Vec<T>>, mut item: impl FnMut(usize, &T) -> Value) -> model::Field<Value> {
-    field.model().map_ref(|items| items.iter().take(MAX_ITEMS).enumerate().map(|(i, t)| item(i, t)).collect())
+fn list_json<T>(
+    field: &Field<Vec<T>>,
+    mut item: impl FnMut(usize, &T) -> Value,
+) -> model::Field<Value> {
+    field.model().map_ref(|items| {
+        items
+            .iter()
+            .take(MAX_ITEMS)
+            .enumerate()
+            .map(|(i, t)| item(i, t))
+            .collect()
+    })
 }
 
 fn spec_json(spec: &Spec, b: &mut Builder) -> Value {
@@ -741,7 +863,8 @@ fn spec_json(spec: &Spec, b: &mut Builder) -> Value {
         ("ephemeralContainers", &spec.ephemeral_containers, false),
     ];
     for (key, field, init) in lists {
-        let value = if key == "containers" && matches!(corrupt, Some(Corruption::ContainersNotList)) {
+        let value = if key == "containers" && matches!(corrupt, Some(Corruption::ContainersNotList))
+        {
             b.corrupted = true;
             model::Field::Set(json!({"name": "app"}))
         } else {
@@ -753,7 +876,13 @@ fn spec_json(spec: &Spec, b: &mut Builder) -> Value {
         put(&mut map, key, value);
     }
     let corrupt_volume = matches!(corrupt, Some(Corruption::VolumeNotObject));
-    put(&mut map, "volumes", list_json(&spec.volumes, |i, v| volume_json(v, b, corrupt_volume && i == 0)));
+    put(
+        &mut map,
+        "volumes",
+        list_json(&spec.volumes, |i, v| {
+            volume_json(v, b, corrupt_volume && i == 0)
+        }),
+    );
     let os = match spec.os {
         Os::Absent => model::Field::Absent,
         Os::Null => model::Field::Null,
@@ -772,7 +901,11 @@ fn spec_json(spec: &Spec, b: &mut Builder) -> Value {
 
 fn object_json(input: &Input, layout: Layout, spec: Value, labels: &str) -> Value {
     let (group, version, kind, _) = input.kind.gvk();
-    let api_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    let api_version = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
     let mut metadata = json!({"name": "demo", "namespace": "default", "labels": {"app": labels}});
     if input.creation_timestamp_null {
         metadata["creationTimestamp"] = Value::Null;
@@ -841,10 +974,15 @@ fn container_image(c: &Container) -> Option<&'static str> {
 fn old_image(new: Option<&'static str>, pick: Pick) -> Option<&'static str> {
     let group = new.map(image_group);
     let candidates: Vec<&'static str> = match (pick.0 % 4, group) {
-        (0, Some(g)) => IMAGE_GROUPS[g].iter().copied().filter(|i| Some(*i) != new).collect(),
-        (1, Some(g)) if NGINX_GROUPS.contains(&g) => {
-            NGINX_GROUPS.filter(|other| *other != g).flat_map(|other| IMAGE_GROUPS[other].iter().copied()).collect()
-        }
+        (0, Some(g)) => IMAGE_GROUPS[g]
+            .iter()
+            .copied()
+            .filter(|i| Some(*i) != new)
+            .collect(),
+        (1, Some(g)) if NGINX_GROUPS.contains(&g) => NGINX_GROUPS
+            .filter(|other| *other != g)
+            .flat_map(|other| IMAGE_GROUPS[other].iter().copied())
+            .collect(),
         _ => Vec::new(),
     };
     match candidates.len() {
@@ -860,18 +998,28 @@ fn containers(spec: &Spec) -> impl Iterator<Item = (List, &Container)> {
         (List::Regular, &spec.containers),
         (List::Ephemeral, &spec.ephemeral_containers),
     ];
-    lists.into_iter().flat_map(|(list, field)| present_list(field).iter().map(move |c| (list, c)))
+    lists
+        .into_iter()
+        .flat_map(|(list, field)| present_list(field).iter().map(move |c| (list, c)))
 }
 
 fn images_changed(input: &Input) -> bool {
-    input.old_images.iter().take(3 * MAX_ITEMS).any(Option::is_some)
+    input
+        .old_images
+        .iter()
+        .take(3 * MAX_ITEMS)
+        .any(Option::is_some)
 }
 
 /// The spec the old objects made from `spec` have: with `old_images`.
 fn old_spec(input: &Input) -> Spec {
     let mut spec = input.spec.clone();
     let changes = &input.old_images;
-    let lists = [&mut spec.init_containers, &mut spec.containers, &mut spec.ephemeral_containers];
+    let lists = [
+        &mut spec.init_containers,
+        &mut spec.containers,
+        &mut spec.ephemeral_containers,
+    ];
     let containers = lists.into_iter().filter_map(|field| match field {
         Field::Present(list) => Some(list.iter_mut().take(MAX_ITEMS)),
         _ => None,
@@ -888,16 +1036,19 @@ fn old_spec(input: &Input) -> Spec {
 fn pod_model(spec: &Spec) -> model::Pod {
     let container = |(list, c): (List, &Container)| {
         let (root, context_is_object) = match &c.security_context {
-            SecurityContext::ReadOnlyRoot(t) | SecurityContext::WithOthers(Some(t)) => (Some(*t), true),
+            SecurityContext::ReadOnlyRoot(t) | SecurityContext::WithOthers(Some(t)) => {
+                (Some(*t), true)
+            }
             SecurityContext::Empty | SecurityContext::WithOthers(None) => (None, true),
             _ => (None, false),
         };
         let can_remount = context_is_object
             && match &c.power {
                 Some(Power::Privileged(tri)) => model::can_remount(tri.is_true(), []),
-                Some(Power::Add(caps)) => {
-                    model::can_remount(false, caps.iter().take(MAX_ITEMS).map(|p| p.of(&CAPABILITIES)))
-                }
+                Some(Power::Add(caps)) => model::can_remount(
+                    false,
+                    caps.iter().take(MAX_ITEMS).map(|p| p.of(&CAPABILITIES)),
+                ),
                 _ => false,
             };
         let mount = |m: &Mount| model::Mount {
@@ -919,7 +1070,10 @@ fn pod_model(spec: &Spec) -> model::Pod {
             mounts: present_list(&c.mounts).iter().map(mount).collect(),
         }
     };
-    let volume = |v: &Volume| model::Volume { name: v.name.volume_name(), source: v.kind.source() };
+    let volume = |v: &Volume| model::Volume {
+        name: v.name.volume_name(),
+        source: v.kind.source(),
+    };
     model::Pod {
         containers: containers(spec).map(container).collect(),
         volumes: present_list(&spec.volumes).iter().map(volume).collect(),
@@ -952,14 +1106,20 @@ fn predict(
     if misplaced {
         // A Pod's `spec` is then an object without containers; a workload
         // has no pod spec where one belongs.
-        return fixed(if layout == Layout::Pod { Expected::Accept } else { Expected::Reject });
+        return fixed(if layout == Layout::Pod {
+            Expected::Accept
+        } else {
+            Expected::Reject
+        });
     }
     if corrupted {
         return fixed(Expected::Unknown("a field of the wrong type"));
     }
     let operation = match (input.operation, layout) {
         (Operation::Create, _) => model::Operation::Create,
-        (_, Layout::Pod) if old_corrupted => return fixed(Expected::Unknown("an old Pod of the wrong shape")),
+        (_, Layout::Pod) if old_corrupted => {
+            return fixed(Expected::Unknown("an old Pod of the wrong shape"));
+        }
         (_, Layout::Pod) => {
             let old_spec = match &input.old {
                 OldObject::Absent | OldObject::Null => None,
@@ -973,15 +1133,25 @@ fn predict(
             };
             let old = old_spec.iter().flat_map(|s| containers(s).map(|(_, c)| c));
             model::Operation::PodUpdate {
-                old: old.map(|c| (container_name(c).to_string(), container_image(c).map(str::to_string))).collect(),
+                old: old
+                    .map(|c| {
+                        (
+                            container_name(c).to_string(),
+                            container_image(c).map(str::to_string),
+                        )
+                    })
+                    .collect(),
                 subresource: input.ephemeral_subresource,
             }
         }
         _ => {
             let template_path = &layout.spec_path()[..layout.spec_path().len() - 1];
-            let unchanged =
-                old_object.is_some_and(|old| common::at(old, template_path) == common::at(object, template_path));
-            model::Operation::WorkloadUpdate { template_changed: !unchanged }
+            let unchanged = old_object.is_some_and(|old| {
+                common::at(old, template_path) == common::at(object, template_path)
+            });
+            model::Operation::WorkloadUpdate {
+                template_changed: !unchanged,
+            }
         }
     };
     model::evaluate(settings, &pod_model(&input.spec), &operation)
@@ -999,7 +1169,9 @@ fn set_at(object: &mut Value, path: &[&str], value: Value) {
 
 fn run(input: &Input) {
     let (group, version, kind_name, checked_layout) = input.kind.gvk();
-    let misplaced = checked_layout.is_some() && input.misplace_gate.rare() && Some(input.layout) != checked_layout;
+    let misplaced = checked_layout.is_some()
+        && input.misplace_gate.rare()
+        && Some(input.layout) != checked_layout;
     let layout = match checked_layout {
         Some(l) if !misplaced => l,
         _ => input.layout,
@@ -1020,7 +1192,12 @@ fn run(input: &Input) {
         OldObject::Null => Some(Value::Null),
         OldObject::Same | OldObject::SameTemplateRelabeled => {
             let mut old = if images_changed(input) {
-                object_json(input, layout, spec_json(&old_spec(input), &mut old_b), "demo")
+                object_json(
+                    input,
+                    layout,
+                    spec_json(&old_spec(input), &mut old_b),
+                    "demo",
+                )
             } else {
                 object.clone()
             };
@@ -1032,9 +1209,19 @@ fn run(input: &Input) {
         OldObject::WithoutEphemeralContainers => {
             let mut s = old_spec(input);
             s.ephemeral_containers = Field::Absent;
-            Some(object_json(input, layout, spec_json(&s, &mut old_b), "demo"))
+            Some(object_json(
+                input,
+                layout,
+                spec_json(&s, &mut old_b),
+                "demo",
+            ))
         }
-        OldObject::Other(other) => Some(object_json(input, layout, spec_json(other, &mut old_b), "demo")),
+        OldObject::Other(other) => Some(object_json(
+            input,
+            layout,
+            spec_json(other, &mut old_b),
+            "demo",
+        )),
     };
     let (settings, given) = build_settings(&input.settings);
 
@@ -1059,12 +1246,19 @@ fn run(input: &Input) {
         (None, _) => {}
     }
     let mut payload = json!({"request": request});
-    if !settings.is_null() || input.settings.absent_gate.0 % 2 == 0 {
+    if !settings.is_null() || input.settings.absent_gate.0.is_multiple_of(2) {
         payload["settings"] = settings.clone();
     }
 
     let verdict = common::evaluate_value(&payload);
-    let expected = predict(input, &object, old_object.as_ref(), corrupted, old_b.corrupted, &given);
+    let expected = predict(
+        input,
+        &object,
+        old_object.as_ref(),
+        corrupted,
+        old_b.corrupted,
+        &given,
+    );
     let agrees = match (&verdict, expected.verdict) {
         (_, Expected::Unknown(_)) => true,
         (Verdict::Accept { .. }, Expected::Accept | Expected::AcceptWindows)
@@ -1087,7 +1281,9 @@ fn run(input: &Input) {
     } else {
         verdict.clone()
     };
-    let bounded = |message: &str| model::check_message_bounds(message).unwrap_or_else(|e| panic!("{e}:\n{message}"));
+    let bounded = |message: &str| {
+        model::check_message_bounds(message).unwrap_or_else(|e| panic!("{e}:\n{message}"))
+    };
     if let Verdict::Reject { message, .. } = &verdict {
         bounded(message);
     }
@@ -1108,7 +1304,10 @@ fn run(input: &Input) {
     let mut flipped = payload.clone();
     match flipped.get_mut("settings").and_then(Value::as_object_mut) {
         Some(map) => {
-            map.insert("warnSubPathMounts".into(), json!(!given.warn_sub_path_mounts));
+            map.insert(
+                "warnSubPathMounts".into(),
+                json!(!given.warn_sub_path_mounts),
+            );
         }
         None => flipped["settings"] = json!({"warnSubPathMounts": false}),
     }
@@ -1118,40 +1317,67 @@ fn run(input: &Input) {
         common::without_warnings(&other),
         "warnSubPathMounts changed the verdict\npayload: {payload}"
     );
-    let off = if given.warn_sub_path_mounts { &other } else { &verdict };
+    let off = if given.warn_sub_path_mounts {
+        &other
+    } else {
+        &verdict
+    };
     assert!(
-        common::warnings(off).iter().all(|w| !w.contains(" with subPath")),
+        common::warnings(off)
+            .iter()
+            .all(|w| !w.contains(" with subPath")),
         "a subPath warning with warnSubPathMounts: false: {off:?}\npayload: {payload}"
     );
 
     // (f) Kinds that are not checked are accepted unchanged.
     if checked_layout.is_none() {
-        assert_eq!(verdict, Verdict::Accept { warnings: vec![] }, "unchecked kind {kind_name} in group {group:?}");
+        assert_eq!(
+            verdict,
+            Verdict::Accept { warnings: vec![] },
+            "unchecked kind {kind_name} in group {group:?}"
+        );
     }
     if !given.mutate {
-        assert!(!matches!(verdict, Verdict::Mutate { .. }), "Mutate without mutate: true");
+        assert!(
+            !matches!(verdict, Verdict::Mutate { .. }),
+            "Mutate without mutate: true"
+        );
     }
     // Validate-only mode agrees on what is compliant, and mutation never
     // turns a rejection in validate-only mode into a plain accept.
     match (&verdict, &plain) {
         (Verdict::Accept { .. }, Verdict::Accept { .. }) => {}
         (Verdict::Mutate { .. } | Verdict::Reject { .. }, Verdict::Reject { .. }) => {}
-        _ => panic!("mutate: true gives {verdict:?} but mutate: false gives {plain:?}\npayload: {payload}"),
+        _ => panic!(
+            "mutate: true gives {verdict:?} but mutate: false gives {plain:?}\npayload: {payload}"
+        ),
     }
 
-    if let Verdict::Mutate { object: mutated, .. } = &verdict {
+    if let Verdict::Mutate {
+        object: mutated, ..
+    } = &verdict
+    {
         common::check_mutation(&payload, mutated);
         // Same input, same output (volume names are deterministic).
-        assert_eq!(common::evaluate_value(&payload), verdict, "non-deterministic mutation");
+        assert_eq!(
+            common::evaluate_value(&payload),
+            verdict,
+            "non-deterministic mutation"
+        );
         // Only the edits the model allows.
         if expected.verdict == Expected::Mutate {
             let path = checked_layout.expect("a checked kind").spec_path();
-            let (Some(old), Some(new)) = (common::at(&object, path), common::at(mutated, path)) else {
+            let (Some(old), Some(new)) = (common::at(&object, path), common::at(mutated, path))
+            else {
                 panic!("no pod spec in the mutated object")
             };
             let empty_dir = model::injected_empty_dir(&settings);
             let edits = model::check_edits(old, new, &expected, Some(&empty_dir));
-            assert!(edits.problems.is_empty(), "{}\npayload: {payload}", edits.problems.join("\n"));
+            assert!(
+                edits.problems.is_empty(),
+                "{}\npayload: {payload}",
+                edits.problems.join("\n")
+            );
         }
     }
 }

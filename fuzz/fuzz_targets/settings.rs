@@ -42,7 +42,10 @@ fuzz_target!(|data: &[u8]| {
                 Value::Null => assert_eq!(settings, Settings::default()),
                 Value::Object(map) => {
                     for key in map.keys() {
-                        assert!(SETTING_KEYS.contains(&key.as_str()), "unknown key {key:?} accepted");
+                        assert!(
+                            SETTING_KEYS.contains(&key.as_str()),
+                            "unknown key {key:?} accepted"
+                        );
                     }
                 }
                 other => panic!("settings {other} accepted though not an object"),
@@ -69,20 +72,29 @@ fn check_consistent(settings: &Settings) {
     }
     for (i, profile) in settings.application_profiles.iter().enumerate() {
         assert!(
-            !settings.application_profiles[..i].iter().any(|p| p.name == profile.name),
+            !settings.application_profiles[..i]
+                .iter()
+                .any(|p| p.name == profile.name),
             "profile {} accepted twice",
             profile.name
         );
     }
-    let expected_rules: usize =
-        settings.application_profiles.iter().map(|p| p.repositories.len()).sum();
+    let expected_rules: usize = settings
+        .application_profiles
+        .iter()
+        .map(|p| p.repositories.len())
+        .sum();
     assert_eq!(settings.profile_rules.len(), expected_rules);
     for rule in &settings.profile_rules {
         assert!(matches!(rule.origin, RuleOrigin::Profile(_)));
         check_paths(&rule.paths);
     }
     let volume = &settings.writable_volume;
-    assert!(volume.medium.is_empty() || volume.medium == "Memory", "medium {:?}", volume.medium);
+    assert!(
+        volume.medium.is_empty() || volume.medium == "Memory",
+        "medium {:?}",
+        volume.medium
+    );
     if let Some(limit) = &volume.size_limit {
         assert!(is_quantity(limit), "sizeLimit {limit:?} is not a quantity");
         assert!(!limit.starts_with('-'), "negative sizeLimit {limit:?}");
@@ -114,7 +126,10 @@ fn check_paths(paths: &[String]) {
 /// it), a name without `*`, an image pattern with `*` only where the
 /// contract allows it, that reads again to the same pattern.
 fn check_selector(selector: &ContainerSelector) {
-    assert!(selector.name.is_some() || selector.image.is_some(), "empty selector accepted");
+    assert!(
+        selector.name.is_some() || selector.image.is_some(),
+        "empty selector accepted"
+    );
     if let Some(name) = &selector.name {
         assert!(!name.is_empty() && !name.contains('*'), "bad name {name:?}");
     }
@@ -122,7 +137,9 @@ fn check_selector(selector: &ContainerSelector) {
         let written = pattern.written();
         let stars = written.matches('*').count();
         assert!(
-            stars == 0 || written == "*" || (stars == 1 && (written.ends_with("/*") || written.ends_with(":*"))),
+            stars == 0
+                || written == "*"
+                || (stars == 1 && (written.ends_with("/*") || written.ends_with(":*"))),
             "a * where the contract does not allow it: {written:?}"
         );
         assert_eq!(ImagePattern::parse(written).as_ref(), Ok(pattern));
@@ -141,8 +158,11 @@ fn selector_json(selector: &ContainerSelector) -> serde_json::Map<String, Value>
 }
 
 fn to_json(settings: &Settings) -> Value {
-    let exemptions: Vec<Value> =
-        settings.exempt_containers.iter().map(|e| Value::Object(selector_json(e))).collect();
+    let exemptions: Vec<Value> = settings
+        .exempt_containers
+        .iter()
+        .map(|e| Value::Object(selector_json(e)))
+        .collect();
     let rules: Vec<Value> = settings
         .container_writable_paths
         .iter()

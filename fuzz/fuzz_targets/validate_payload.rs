@@ -21,7 +21,10 @@ fuzz_target!(|data: &[u8]| {
     let verdict = evaluate_payload(data);
     common::check_verdict(&verdict);
     if std::str::from_utf8(data).is_err() {
-        assert!(matches!(verdict, Verdict::Reject { .. }), "invalid UTF-8 not rejected");
+        assert!(
+            matches!(verdict, Verdict::Reject { .. }),
+            "invalid UTF-8 not rejected"
+        );
         return;
     }
     if let Ok(payload) = serde_json::from_slice::<Value>(data) {
@@ -30,7 +33,9 @@ fuzz_target!(|data: &[u8]| {
     if let Verdict::Mutate { object, .. } = &verdict {
         // Numbers beyond f64 range are valid JSON text for the policy's raw
         // views but not for a serde_json::Value: then skip the deep checks.
-        let Ok(payload) = serde_json::from_slice::<Value>(data) else { return };
+        let Ok(payload) = serde_json::from_slice::<Value>(data) else {
+            return;
+        };
         assert_eq!(evaluate_payload(data), verdict, "non-deterministic verdict");
         common::check_mutation(&payload, object);
     }
@@ -41,8 +46,12 @@ fuzz_target!(|data: &[u8]| {
 /// the same verdict, when the payload itself can be read (otherwise which
 /// field an error names depends on the order).
 fn check_kind_order(payload: &Value) {
-    let Some(request) = payload.get("request").and_then(Value::as_object) else { return };
-    let Some(kind) = request.get("kind") else { return };
+    let Some(request) = payload.get("request").and_then(Value::as_object) else {
+        return;
+    };
+    let Some(kind) = request.get("kind") else {
+        return;
+    };
     let sorted = serde_json::to_string(payload).expect("a value serialises");
     if ValidationPayload::read(&sorted, Reading::Raw).is_err() {
         return;
