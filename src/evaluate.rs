@@ -19,7 +19,7 @@ pub enum Verdict {
     },
     /// Accept the request with this object in place of the request's.
     Mutate {
-        object: Value,
+        object: MutatedObject,
         warnings: Vec<String>,
     },
     /// Reject with this message. Warnings (subPath, remount) ride along:
@@ -28,6 +28,24 @@ pub enum Verdict {
         message: String,
         warnings: Vec<String>,
     },
+}
+
+/// The object a mutation returns: the request's object as JSON text with
+/// the policy's edits spliced in (see `mutate::apply`). The waPC shell
+/// checks that it is JSON as it encodes it; tools read it with `to_value`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MutatedObject(pub(crate) String);
+
+impl MutatedObject {
+    /// The object's JSON text.
+    pub fn json(&self) -> &str {
+        &self.0
+    }
+
+    /// The object as a `serde_json::Value`.
+    pub fn to_value(&self) -> Result<Value, serde_json::Error> {
+        serde_json::from_str(&self.0)
+    }
 }
 
 impl Verdict {
@@ -240,7 +258,7 @@ fn check(
     if !plan.unfixable.is_empty() {
         return reject_violations(kind, &plan.unfixable, warnings);
     }
-    let mut object = match request.value_at(Which::Object, &[]) {
+    let object = match request.text_of(Which::Object) {
         Ok(Some(object)) => object,
         // (It was read above; cannot happen, but never fail open.)
         Ok(None) => {
@@ -254,12 +272,15 @@ fn check(
         }
     };
     match mutate::apply(
-        &mut object,
+        object,
         kind.pod_spec_path(),
         &plan.fixes,
         &settings.writable_volume,
     ) {
-        Ok(()) => Verdict::Mutate { object, warnings },
+        Ok(object) => Verdict::Mutate {
+            object: MutatedObject(object),
+            warnings,
+        },
         Err(e) => Verdict::reject(e),
     }
 }

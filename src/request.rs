@@ -131,8 +131,22 @@ impl<'a> AdmissionRequest<'a> {
         }
     }
 
-    /// The JSON value at `path` inside the object (to edit it, or compare
-    /// templates); `Ok(None)` when the object or the value is absent. Read
+    /// The object's JSON text as the request carries it (the mutation
+    /// splices its edits into it); `Ok(None)` when the object is absent.
+    pub fn text_of(&self, which: Which) -> Result<Option<&'a str>, String> {
+        match self.get(which) {
+            None => Ok(None),
+            Some(RequestObject::Raw(raw)) => Ok(Some(raw.get())),
+            Some(RequestObject::PodSpec(_) | RequestObject::Skipped) => {
+                read_path::<&RawValue>(self.payload, &["request", which.key()])
+                    .map(|raw| raw.map(RawValue::get))
+                    .map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    /// The JSON value at `path` inside the object (to compare templates);
+    /// `Ok(None)` when the object or the value is absent. Read
     /// straight from the payload when the object was read in one pass; an
     /// error is described as on the raw reading, from the object's text.
     pub fn value_at(&self, which: Which, path: &[&str]) -> Result<Option<Value>, String> {
@@ -158,7 +172,7 @@ impl<'a> AdmissionRequest<'a> {
 
 /// Reads the value at `path` inside the JSON text `text`, like `read_at`,
 /// with serde_json's error as it is (no field path).
-fn read_path<'a, T: Deserialize<'a>>(
+pub(crate) fn read_path<'a, T: Deserialize<'a>>(
     text: &'a str,
     path: &[&str],
 ) -> Result<Option<T>, serde_json::Error> {

@@ -1357,6 +1357,7 @@ fn run(input: &Input) {
         object: mutated, ..
     } = &verdict
     {
+        let mutated = &mutated.to_value().expect("the mutated object is JSON");
         common::check_mutation(&payload, mutated);
         // Same input, same output (volume names are deterministic).
         assert_eq!(

@@ -79,18 +79,25 @@ pub fn evaluate_object(object: &Value, settings: &str) -> Decision {
         Verdict::Mutate {
             object: mutated,
             warnings,
-        } => {
-            let patch = json_patch::diff(object, &mutated);
-            let patch = match serde_json::to_value(patch) {
-                Ok(Value::Array(operations)) => operations,
-                _ => Vec::new(),
-            };
-            Decision::Mutated {
-                object: mutated,
-                patch,
-                warnings,
+        } => match mutated.to_value() {
+            Ok(mutated) => {
+                let patch = json_patch::diff(object, &mutated);
+                let patch = match serde_json::to_value(patch) {
+                    Ok(Value::Array(operations)) => operations,
+                    _ => Vec::new(),
+                };
+                Decision::Mutated {
+                    object: mutated,
+                    patch,
+                    warnings,
+                }
             }
-        }
+            // The policy checked that the object is JSON; never hide it.
+            Err(e) => Decision::Rejected {
+                message: format!("the policy's mutated object could not be read: {e}"),
+                warnings,
+            },
+        },
     }
 }
 

@@ -54,7 +54,14 @@ pub fn native_outcome(request: &Value, payload: &[u8]) -> Outcome {
     match readonly_rootfs_policy::evaluate_payload(payload) {
         Verdict::Accept { warnings } => Outcome::Accept { warnings },
         Verdict::Reject { message, warnings } => Outcome::Reject { message, warnings },
-        Verdict::Mutate { object, warnings } => Outcome::mutation(request, object, warnings),
+        Verdict::Mutate { object, warnings } => match object.to_value() {
+            Ok(object) => Outcome::mutation(request, object, warnings),
+            // No case expects this message: it fails the case.
+            Err(e) => Outcome::Reject {
+                message: format!("<the mutated object is not JSON: {e}>"),
+                warnings,
+            },
+        },
     }
 }
 
