@@ -98,10 +98,11 @@ fn names_in_use(spec: &PodSpecView) -> HashSet<String> {
 /// object's JSON text: each edit is spliced into the text at the place it
 /// changes, so every other byte comes back as it was (unknown fields, key
 /// order, the spelling of numbers), and the object is never parsed into a
-/// tree, edited and printed again. The places are found in one pass over
-/// the object. Returns an error only if the object does not have the shape
-/// the views already read from it, which would be a bug; the caller rejects
-/// then.
+/// tree, edited and printed again. The places are found by reading the pod
+/// spec's text for its containers and `volumes`, then each container to fix
+/// for its `securityContext` and `volumeMounts`. Returns an error only if
+/// the object does not have the shape the views already read from it, which
+/// would be a bug; the caller rejects then.
 pub fn apply(
     object: &str,
     pod_spec_path: &[&str],
@@ -144,14 +145,21 @@ fn in_text_order(spec: &SpecMembers) -> [usize; 3] {
             .map(|container| container.get().as_ptr() as usize)
     };
     let mut order = [0, 1, 2];
-    for i in 1..order.len() {
+    insertion_sort_by_key(&mut order, |&index| start(index));
+    order
+}
+
+/// Sorts `items` by `key`, stably, in place. Linear on nearly sorted input,
+/// which is what the mutation sorts, and much smaller in the module than
+/// the standard library's sorts.
+fn insertion_sort_by_key<T, K: PartialOrd>(items: &mut [T], key: impl Fn(&T) -> K) {
+    for i in 1..items.len() {
         let mut j = i;
-        while j > 0 && start(order[j - 1]) > start(order[j]) {
-            order.swap(j - 1, j);
+        while j > 0 && key(&items[j - 1]) > key(&items[j]) {
+            items.swap(j - 1, j);
             j -= 1;
         }
     }
-    order
 }
 
 /// The edits of one container: `readOnlyRootFilesystem: true` and its
@@ -291,15 +299,9 @@ fn span(object: &str, part: &str) -> Result<Range<usize>, String> {
 
 /// The object's text with `edits` applied.
 fn splice(object: &str, mut edits: Vec<Edit>) -> Result<String, String> {
-    // Insertion sort: the edits come nearly in text order (lists in text
-    // order, containers in list order), so this is linear in practice.
-    for i in 1..edits.len() {
-        let mut j = i;
-        while j > 0 && edits[j - 1].range.start > edits[j].range.start {
-            edits.swap(j - 1, j);
-            j -= 1;
-        }
-    }
+    // The edits come nearly in text order (lists in text order, containers
+    // in list order).
+    insertion_sort_by_key(&mut edits, |edit| edit.range.start);
     let added: usize = edits.iter().map(|edit| edit.text.len()).sum();
     let mut out = String::with_capacity(object.len() + added);
     let mut at = 0;
